@@ -4,6 +4,10 @@
 //   SIDECAR_HANDLER_PLUGIN("name", "1.0.0", "what it does", MyHandler)
 // The class needs `static std::vector<sidecar::OptionSpec> option_specs()` and a constructor
 // taking `const sidecar::Options&` (which may throw: the factory turns that into an error).
+// std::filesystem instead of Boost.Filesystem: a plugin then links no Boost library.
+#ifndef BOOST_DLL_USE_STD_FS
+#define BOOST_DLL_USE_STD_FS
+#endif
 #include <boost/dll/alias.hpp>
 
 #include "sidecar/handler.hpp"

@@ -1,0 +1,69 @@
+#include "admin/admin_server.hpp"
+
+#include <httplib.h>
+
+#include <stdexcept>
+
+#include "sidecar/option_parse.hpp"
+
+namespace sidecar::host {
+
+struct AdminServer::Impl {
+  httplib::Server server;
+};
+
+std::pair<std::string, int> split_host_port(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("expected host:port, got \"" + address + "\"");
+  auto port = parse_integer(address.substr(colon + 1));
+  if (!port || *port < 0 || *port > 65535) {
+    throw std::invalid_argument("bad port in \"" + address + "\"");
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  return {host, static_cast<int>(*port)};
+}
+
+AdminServer::AdminServer(ReadyFn ready, MetricsFn metrics) : impl_(std::make_unique<Impl>()) {
+  auto& s = impl_->server;
+  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  s.Get("/readyz", [ready](const httplib::Request&, httplib::Response& res) {
+    std::string why;
+    if (ready(&why)) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content("not ready: " + why + "\n", "text/plain");
+    }
+  });
+  s.Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics(), "text/plain; version=0.0.4");
+  });
+}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::start(const std::string& address) {
+  auto [host, port] = split_host_port(address);
+  auto& s = impl_->server;
+  if (port == 0) {
+    port_ = s.bind_to_any_port(host);
+    if (port_ < 0) throw std::runtime_error("admin: cannot bind " + address);
+  } else {
+    if (!s.bind_to_port(host, port)) throw std::runtime_error("admin: cannot bind " + address);
+    port_ = port;
+  }
+  thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+}
+
+void AdminServer::stop() {
+  if (thread_.joinable()) {
+    impl_->server.stop();
+    thread_.join();
+  }
+}
+
+}  // namespace sidecar::host

@@ -1,0 +1,142 @@
+#pragma once
+// The bus between transports and handlers: per-key order (a key always goes to the same worker),
+// bounded in-flight work (transports are paused when it fills), batches handed to handlers,
+// acknowledgement only once an outcome is final, retries with backoff, dead letters.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "admin/metrics.hpp"
+#include "bus/backoff.hpp"
+#include "bus/scheduler.hpp"
+#include "config/config.hpp"
+#include "sidecar/handler.hpp"
+#include "sidecar/transport.hpp"
+
+namespace sidecar::host {
+
+// Sends a message through the transport routed for its topic.
+using Publisher = std::function<void(Message, PublishCallback)>;
+
+struct BusOptions {
+  BusConfig bus;
+  std::size_t max_message_bytes = 1 << 20;
+  std::string dead_letter_topic = "dlq";
+};
+
+struct BusHandler {
+  std::string name;
+  Handler* handler = nullptr;
+  std::size_t batch_size = 1;
+};
+
+struct BusRoute {
+  std::string topic;
+  std::size_t transport = 0;
+  std::size_t handler = 0;
+  std::string key_field;
+};
+
+class Bus {
+ public:
+  Bus(BusOptions options, std::vector<Transport*> transports, std::vector<std::string> transport_names,
+      std::vector<BusHandler> handlers, const std::vector<BusRoute>& routes, Publisher publisher,
+      Metrics& metrics);
+  ~Bus();
+  Bus(const Bus&) = delete;
+  Bus& operator=(const Bus&) = delete;
+
+  // From a transport's thread; never blocks.
+  void deliver(std::size_t transport, Message msg);
+  void start();
+  // Stops resuming transports, waits until every delivered message is final (or the timeout).
+  // Returns true when nothing is left in flight.
+  bool drain(std::chrono::milliseconds timeout);
+  // Stops the workers; anything still queued is left unacknowledged (a broker re-delivers it).
+  void stop();
+
+  [[nodiscard]] std::size_t in_flight() const { return in_flight_.load(); }
+  [[nodiscard]] bool paused() const;
+
+  // The sink a transport delivers into.
+  InboundSink& sink(std::size_t transport);
+
+ private:
+  struct RouteState {
+    BusRoute route;
+    Series* in = nullptr;
+    Series* handled = nullptr;
+    Series* duplicates = nullptr;
+    Series* dead = nullptr;
+    Series* retries = nullptr;
+    Series* failures = nullptr;
+    Histogram* latency = nullptr;
+  };
+  struct Item {
+    Message msg;
+    std::size_t transport = 0;
+    RouteState* route = nullptr;
+    int failures = 0;
+  };
+  struct Worker {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Item> queue;
+    std::thread thread;
+  };
+  class Sink;
+  // A message kept until its transport confirms it, to be sent again after a refusal.
+  struct PublishAttempt {
+    Message msg;
+    std::function<void()> done;
+    Backoff backoff;
+  };
+
+  void worker_loop(std::size_t index);
+  void process(std::vector<Item> batch, std::size_t worker);
+  std::vector<Outcome> call_handler(const BusHandler& h, const std::vector<Item>& items,
+                                    std::size_t worker);
+  void finish(Item& item, Outcome& outcome);
+  void dead_letter(Item item, std::string reason, const std::string& handler);
+  void publish_reliably(Message msg, std::function<void()> on_confirmed);
+  void attempt_publish(std::shared_ptr<PublishAttempt> attempt);
+  void ack(const Item& item, const Reply& reply);
+  void ack(std::size_t transport, const Message& msg, const Reply& reply);
+  bool sleep_for(std::chrono::milliseconds d);  // false when interrupted by stop
+  void set_paused(bool paused);
+
+  BusOptions options_;
+  std::vector<Transport*> transports_;
+  std::vector<std::string> transport_names_;
+  std::vector<BusHandler> handlers_;
+  std::map<std::pair<std::size_t, std::string>, std::unique_ptr<RouteState>> routes_;
+  Publisher publisher_;
+  Metrics& metrics_;
+  Series* in_flight_gauge_;
+  Series* paused_gauge_;
+  Series* unrouted_;
+
+  std::vector<std::unique_ptr<Sink>> sinks_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<std::size_t> in_flight_{0};
+  std::atomic<std::size_t> round_robin_{0};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> closing_{false};  // draining: never resume transports again
+  mutable std::mutex pause_mu_;
+  bool paused_ = false;
+  std::mutex idle_mu_;
+  std::condition_variable idle_cv_;
+  std::mutex sleep_mu_;
+  std::condition_variable sleep_cv_;
+  Scheduler scheduler_;
+};
+
+}  // namespace sidecar::host

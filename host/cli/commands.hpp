@@ -1,0 +1,26 @@
+#pragma once
+// The subcommands of `sidecar`. Each returns the process exit code.
+#include <string>
+#include <vector>
+
+namespace sidecar::host {
+
+struct CommandLine {
+  std::string command;
+  std::string config;  // -c FILE
+  std::vector<std::string> args;
+  std::string timeout;  // --timeout for publish
+};
+
+int cmd_run(const CommandLine& cl);
+int cmd_check(const CommandLine& cl);
+int cmd_plugins(const CommandLine& cl);
+int cmd_migrate(const CommandLine& cl);
+int cmd_publish(const CommandLine& cl);
+int cmd_listen(const CommandLine& cl);
+
+// Set by SIGTERM/SIGINT.
+bool stop_requested();
+void install_stop_signals();
+
+}  // namespace sidecar::host

@@ -1,0 +1,63 @@
+#pragma once
+// Everything `sidecar run` wires together from a config: plugin instances, the bus, the routed
+// publisher. Start order: transports, handlers, bus workers; stop in reverse.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "admin/metrics.hpp"
+#include "bus/bus.hpp"
+#include "config/config.hpp"
+#include "loader/plugin_library.hpp"
+#include "runtime/instance_services.hpp"
+
+namespace sidecar::host {
+
+// The plugins a config names, loaded and with their options validated (what `check` verifies).
+struct LoadedPlugins {
+  struct Entry {
+    const PluginInstanceConfig* config = nullptr;
+    std::shared_ptr<PluginLibrary> library;
+    Options options;
+  };
+  std::vector<Entry> transports;
+  std::vector<Entry> handlers;
+};
+
+// Throws ConfigError (options, with file and line) or PluginError (loading, naming the plugin).
+LoadedPlugins load_plugins(const Config& config);
+
+class Pipeline {
+ public:
+  Pipeline(const Config& config, Metrics& metrics);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Makes every instance (throws on a plugin that refuses its options).
+  void build();
+  Status start();
+  // Stops taking messages, drains in-flight work (bounded), stops everything in reverse order.
+  void stop();
+  [[nodiscard]] bool ready(std::string* why = nullptr) const;
+  void publish(Message msg, PublishCallback done);
+
+  // For `migrate`: the handler instances, made but not started.
+  std::vector<PluginInstance<Handler>>& handlers() { return handlers_; }
+  std::vector<PluginInstance<Transport>>& transports() { return transports_; }
+  [[nodiscard]] Bus* bus() { return bus_.get(); }
+
+ private:
+  const Config& config_;
+  Metrics& metrics_;
+  std::vector<std::unique_ptr<InstanceServices>> services_;
+  std::vector<PluginInstance<Transport>> transports_;
+  std::vector<PluginInstance<Handler>> handlers_;
+  std::unique_ptr<Bus> bus_;
+  std::size_t transports_started_ = 0;
+  std::size_t handlers_started_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace sidecar::host
