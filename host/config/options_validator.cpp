@@ -27,16 +27,21 @@ const OptionSpec* prefix_spec(const std::vector<OptionSpec>& specs, const std::s
   return nullptr;
 }
 
+std::string a_type(OptionType type) {
+  std::string t = to_string(type);
+  return (t[0] == 'i' ? "an " : "a ") + t;
+}
+
 OptionValue scalar_value(const OptionSpec& spec, const RawOption& raw) {
   if (raw.kind != RawOption::Kind::scalar) {
-    throw ConfigError(raw.mark, std::string("expected a ") + to_string(spec.type) + " value");
+    throw ConfigError(raw.mark, "expected " + a_type(spec.type) + " value");
   }
   auto v = parse_scalar_option(spec.type, raw.scalar);
   if (!v) {
     std::string hint;
     if (spec.type == OptionType::duration) hint = " (such as 250ms, 5s or 2m)";
     if (spec.type == OptionType::boolean) hint = " (true or false)";
-    throw ConfigError(raw.mark, std::string("expected a ") + to_string(spec.type) + hint + ", got \"" +
+    throw ConfigError(raw.mark, "expected " + a_type(spec.type) + hint + ", got \"" +
                                     raw.scalar + "\"");
   }
   return *v;

@@ -29,8 +29,10 @@ class Handler {
   virtual void stop() noexcept = 0;
   // Returns exactly one outcome per message, in order. Calls with the same worker index never
   // overlap; messages with equal keys always arrive at the same worker, in order.
-  virtual std::vector<Outcome> handle(std::span<const Message> batch,
-                                      std::size_t worker) noexcept = 0;
+  // Report errors as outcomes. Not noexcept on purpose: should a handler throw anyway, the host
+  // catches it and counts it as a `failed` outcome for the whole batch (retried, then
+  // dead-lettered) instead of the process terminating.
+  virtual std::vector<Outcome> handle(std::span<const Message> batch, std::size_t worker) = 0;
   virtual bool ready() const noexcept { return true; }
   // `sidecar migrate`: handlers that own a schema apply it here.
   virtual Status migrate(const MigrateContext&) noexcept { return Status::ok(); }

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "config/config_error.hpp"
+#include "config/config_loader.hpp"
+
+using sidecar::host::ConfigError;
+using sidecar::host::load_config_text;
+
+namespace {
+
+const char* kGood = R"(log_level: debug
+admin: 127.0.0.1:0
+dead_letter: dead
+bus:
+  workers: 3
+  backoff_initial: 5ms
+transports:
+  zmq:
+    plugin: zeromq
+    options:
+      bind_in: tcp://127.0.0.1:1
+      list: [a, b]
+      nested: {x: "1"}
+handlers:
+  echo:
+    plugin: echo
+    batch_size: 16
+    options:
+      to: out
+routes:
+  - topic: in
+    transport: zmq
+    handler: echo
+    key_field: order_id
+outputs:
+  "*": zmq
+)";
+
+// Returns the error text, or "" if the config loaded.
+std::string error_of(const std::string& text) {
+  try {
+    load_config_text(text, "test.yaml");
+    return "";
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+}
+
+}  // namespace
+
+TEST(Config, LoadsAWellFormedFile) {
+  auto c = load_config_text(kGood, "test.yaml");
+  EXPECT_EQ(c.bus.workers, 3u);
+  EXPECT_EQ(c.bus.backoff_initial.count(), 5);
+  EXPECT_EQ(c.dead_letter_topic, "dead");
+  ASSERT_EQ(c.transports.size(), 1u);
+  EXPECT_EQ(c.transports[0].plugin, "zeromq");
+  EXPECT_EQ(c.transports[0].options.at("bind_in").scalar, "tcp://127.0.0.1:1");
+  EXPECT_EQ(c.transports[0].options.at("list").items.size(), 2u);
+  EXPECT_EQ(c.transports[0].options.at("nested").entries.at("x"), "1");
+  EXPECT_EQ(c.transports[0].options.at("bind_in").mark.line, 11);
+  ASSERT_EQ(c.handlers.size(), 1u);
+  EXPECT_EQ(c.handlers[0].batch_size, 16u);
+  ASSERT_EQ(c.routes.size(), 1u);
+  EXPECT_EQ(c.routes[0].key_field, "order_id");
+  EXPECT_EQ(c.output_for("anything"), "zmq");
+}
+
+TEST(Config, NotYamlNamesFileAndLine) {
+  auto err = error_of("transports:\n  zmq: [unclosed\n");
+  EXPECT_EQ(err.rfind("test.yaml:", 0), 0u) << err;
+  EXPECT_NE(err.find("not valid YAML"), std::string::npos) << err;
+}
+
+TEST(Config, UnknownTopLevelKeyNamesLineAndKey) {
+  auto err = error_of("log_level: info\nroutez: []\n");
+  EXPECT_NE(err.find("test.yaml:2:1: routez: unknown key"), std::string::npos) << err;
+}
+
+TEST(Config, WrongTypeNamesLineAndKey) {
+  std::string text = kGood;
+  text.replace(text.find("workers: 3"), 10, "workers: many");
+  auto err = error_of(text);
+  EXPECT_NE(err.find("test.yaml:5:12: bus.workers: expected an integer"), std::string::npos) << err;
+}
+
+TEST(Config, BadLogLevel) {
+  auto err = error_of("log_level: loud\n");
+  EXPECT_NE(err.find("test.yaml:1:12: log_level: expected debug, info, warn or error"), std::string::npos)
+      << err;
+}
+
+TEST(Config, UndefinedVariableWithoutDefault) {
+  unsetenv("SIDECAR_TEST_UNDEFINED");
+  std::string text = kGood;
+  text.replace(text.find("tcp://127.0.0.1:1"), 17, "${SIDECAR_TEST_UNDEFINED}");
+  auto err = error_of(text);
+  EXPECT_NE(err.find("test.yaml:11:16: transports.zmq.options.bind_in:"), std::string::npos) << err;
+  EXPECT_NE(err.find("${SIDECAR_TEST_UNDEFINED} is not set"), std::string::npos) << err;
+}
+
+TEST(Config, VariableFromEnvironment) {
+  setenv("SIDECAR_TEST_BIND", "ipc:///tmp/x", 1);
+  std::string text = kGood;
+  text.replace(text.find("tcp://127.0.0.1:1"), 17, "${SIDECAR_TEST_BIND}");
+  auto c = load_config_text(text, "test.yaml");
+  EXPECT_EQ(c.transports[0].options.at("bind_in").scalar, "ipc:///tmp/x");
+}
+
+TEST(Config, RouteToMissingHandler) {
+  std::string text = kGood;
+  text.replace(text.find("handler: echo"), 13, "handler: nope");
+  auto err = error_of(text);
+  EXPECT_NE(err.find("routes[0].handler: no handler named \"nope\""), std::string::npos) << err;
+}
+
+TEST(Config, RouteToMissingTransport) {
+  std::string text = kGood;
+  text.replace(text.find("transport: zmq"), 14, "transport: kafka");
+  auto err = error_of(text);
+  EXPECT_NE(err.find("routes[0].transport: no transport named \"kafka\""), std::string::npos) << err;
+}
+
+TEST(Config, MissingPluginKey) {
+  auto err = error_of("transports:\n  zmq:\n    options: {}\n");
+  EXPECT_NE(err.find("transports.zmq.plugin: missing required key"), std::string::npos) << err;
+}
+
+TEST(Config, UnknownKeyInInstance) {
+  auto err = error_of("transports:\n  zmq:\n    plugin: zeromq\n    optoins: {}\n");
+  EXPECT_NE(err.find("test.yaml:4:5: transports.zmq.optoins: unknown key"), std::string::npos) << err;
+}
+
+TEST(Config, DeadLetterTopicNeedsAnOutput) {
+  std::string text = kGood;
+  text.replace(text.find("\"*\": zmq"), 8, "other: zmq");
+  auto err = error_of(text);
+  EXPECT_NE(err.find("dead-letter topic \"dead\" has no transport"), std::string::npos) << err;
+}
+
+TEST(Config, EmptyFile) {
+  auto err = error_of("");
+  EXPECT_NE(err.find("the config is empty"), std::string::npos) << err;
+}
+
+TEST(Config, MissingFile) {
+  try {
+    sidecar::host::load_config_file("/nonexistent/sidecar.yaml");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot read the config file"), std::string::npos);
+  }
+}
