@@ -1,0 +1,158 @@
+// `sidecar check`, `plugins` and the refusals a user sees: exact causes, non-zero exits, no crash.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "sidecar_process.hpp"
+
+using namespace sidecar::test;
+
+namespace {
+
+const char* kBase = R"(plugin_dir: PLUGIN_DIR
+transports:
+  zmq:
+    plugin: zeromq
+    options:
+      bind_in: tcp://127.0.0.1:1
+      bind_out: tcp://127.0.0.1:2
+handlers:
+  echo:
+    plugin: echo
+    options:
+      to: echoed
+routes:
+  - topic: in
+    transport: zmq
+    handler: echo
+outputs:
+  "*": zmq
+)";
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = temp_dir(); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& text, const std::string& name = "c.yaml") {
+    std::string t = text;
+    for (auto pos = t.find("PLUGIN_DIR"); pos != std::string::npos; pos = t.find("PLUGIN_DIR")) {
+      t.replace(pos, 10, build_dir() + "/plugins");
+    }
+    auto path = dir_ + "/" + name;
+    std::ofstream(path) << t;
+    return path;
+  }
+  static std::string replace(std::string text, const std::string& from, const std::string& to) {
+    auto pos = text.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    return text.replace(pos, from.size(), to);
+  }
+  RunResult check(const std::string& text) { return run_sidecar({"check", "-c", write(text)}); }
+
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_F(Cli, CheckAcceptsAGoodConfig) {
+  auto r = check(kBase);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": ok (1 transports, 1 handlers, 1 routes)"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, NotYaml) {
+  auto r = check("transports: [\n  {unclosed\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("c.yaml:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not valid YAML"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UnknownOptionKey) {
+  auto r = check(replace(kBase, "      to: echoed\n", "      to: echoed\n      colour: red\n"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("c.yaml:13:7: handlers.echo.options.colour: unknown option for plugin \"echo\""),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(Cli, WrongType) {
+  auto r = check(replace(kBase, "plugin_dir:", "bus:\n  workers: lots\nplugin_dir:"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("c.yaml:2:12: bus.workers: expected an integer, got \"lots\""), std::string::npos)
+      << r.err;
+}
+
+TEST_F(Cli, MissingRequiredOption) {
+  auto r = check(replace(kBase, "      to: echoed\n", "      {}\n"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("handlers.echo.options.to: missing required option"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, UndefinedVariable) {
+  auto r = check(replace(kBase, "tcp://127.0.0.1:1", "${SIDECAR_SURELY_UNDEFINED_VAR}"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("c.yaml:6:16: transports.zmq.options.bind_in: environment variable "
+                       "${SIDECAR_SURELY_UNDEFINED_VAR} is not set and has no default"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(Cli, RouteToMissingHandler) {
+  auto r = check(replace(kBase, "    handler: echo", "    handler: nobody"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("routes[0].handler: no handler named \"nobody\""), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, MissingPluginFile) {
+  auto r = check(replace(kBase, "plugin: echo", "plugin: no-such-plugin"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("handlers.echo.plugin: plugin file not found:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no-such-plugin.so"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, NotASharedLibrary) {
+  auto fake = write("just text", "fake.so");
+  auto r = check(replace(kBase, "plugin: echo", "plugin: " + fake));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not a shared library: " + fake), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, OtherAbiVersion) {
+  auto so = build_dir() + "/test-plugins/fixture-old-abi.so";
+  auto r = check(replace(kBase, "plugin: echo", "plugin: " + so));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("plugin \"fixture-old-abi\" (" + so + ") was built for SDK ABI version 999"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(Cli, NoManifest) {
+  auto so = build_dir() + "/test-plugins/fixture-no-manifest.so";
+  auto r = check(replace(kBase, "plugin: echo", "plugin: " + so));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not a sidecar plugin"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, TransportUsedAsHandler) {
+  auto r = check(replace(kBase, "plugin: echo", "plugin: zeromq"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("plugin \"zeromq\" is a transport, not a handler"), std::string::npos) << r.err;
+}
+
+TEST_F(Cli, PluginsListsTheShippedPluginsWithOptions) {
+  auto r = run_sidecar({"plugins", "-c", write(kBase)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("zeromq  transport"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("echo  handler"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("- bind_in (string, required)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("- to (string, required)"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, UnknownCommandAndMissingConfig) {
+  EXPECT_EQ(run_sidecar({"frobnicate"}).exit_code, 2);
+  auto r = run_sidecar({"check"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("a config is required (-c FILE)"), std::string::npos);
+}
