@@ -112,7 +112,10 @@ std::string default_plugin_dir() {
   std::error_code ec;
   auto exe = fs::read_symlink("/proc/self/exe", ec);
   if (ec) return "plugins";
-  return (exe.parent_path().parent_path() / "plugins").string();
+  // In a build tree: build/bin/sidecar -> build/plugins; installed: bin/ -> lib/sidecar/plugins.
+  auto prefix = exe.parent_path().parent_path();
+  if (fs::is_directory(prefix / "plugins", ec)) return (prefix / "plugins").string();
+  return (prefix / "lib" / "sidecar" / "plugins").string();
 }
 
 }  // namespace sidecar::host

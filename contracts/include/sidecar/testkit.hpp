@@ -42,13 +42,13 @@ class Host : public HostServices {
     logs.push_back({level, std::string(text)});
   }
   bool log_enabled(LogLevel) const noexcept override { return true; }
-  void counter_add(std::string_view name, const Labels&, double value) noexcept override {
+  void counter_add(std::string_view metric, const Labels&, double value) noexcept override {
     std::lock_guard lock(mu_);
-    counters[std::string(name)] += value;
+    counters[std::string(metric)] += value;
   }
-  void gauge_set(std::string_view name, const Labels&, double value) noexcept override {
+  void gauge_set(std::string_view metric, const Labels&, double value) noexcept override {
     std::lock_guard lock(mu_);
-    gauges[std::string(name)] = value;
+    gauges[std::string(metric)] = value;
   }
   // Confirms at once unless fail_publishes is set.
   void publish(Message msg, PublishCallback done) noexcept override {
