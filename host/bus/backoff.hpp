@@ -18,15 +18,20 @@ class Backoff {
     ++attempt_;
     if (base <= 1) return std::chrono::milliseconds{base};
     std::uniform_int_distribution<long long> dist(0, base / 2);
-    return std::chrono::milliseconds{base - base / 2 + dist(rng_)};
+    return std::chrono::milliseconds{base - base / 2 + dist(rng())};
   }
   void reset() { attempt_ = 0; }
   [[nodiscard]] int attempts() const { return attempt_; }
 
  private:
+  // One generator per thread, seeded once: a Backoff is made for every publish, and seeding
+  // from std::random_device each time costs a system call.
+  static std::minstd_rand& rng() {
+    thread_local std::minstd_rand gen{std::random_device{}()};
+    return gen;
+  }
   std::chrono::milliseconds initial_, max_;
   int attempt_ = 0;
-  std::minstd_rand rng_{std::random_device{}()};
 };
 
 }  // namespace sidecar::host

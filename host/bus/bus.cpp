@@ -114,11 +114,14 @@ void Bus::deliver(std::size_t transport, Message msg) {
   std::size_t w = item.msg.key.empty() ? round_robin_.fetch_add(1) % workers_.size()
                                        : std::hash<std::string>{}(item.msg.key) % workers_.size();
   auto& worker = *workers_[w];
+  bool wake = false;
   {
     std::lock_guard lock(worker.mu);
     worker.queue.push_back(std::move(item));
+    wake = worker.idle;
   }
-  worker.cv.notify_one();
+  // A busy worker takes the queue when it is done; waking it costs a system call per message.
+  if (wake) worker.cv.notify_one();
 }
 
 void Bus::worker_loop(std::size_t index) {
@@ -127,7 +130,9 @@ void Bus::worker_loop(std::size_t index) {
   while (true) {
     {
       std::unique_lock lock(w.mu);
+      w.idle = true;
       w.cv.wait(lock, [&] { return !w.queue.empty() || stopping_.load(); });
+      w.idle = false;
       if (stopping_) return;
       std::size_t handler = w.queue.front().route->route.handler;
       std::size_t max = handlers_[handler].batch_size;
@@ -141,11 +146,19 @@ void Bus::worker_loop(std::size_t index) {
   }
 }
 
-std::vector<Outcome> Bus::call_handler(const BusHandler& h, const std::vector<Item>& items,
+std::vector<Outcome> Bus::call_handler(const BusHandler& h, std::vector<Item>& items,
                                        std::size_t worker) {
+  // The handler sees the messages contiguously; they are moved out and back, never copied.
   std::vector<Message> msgs;
   msgs.reserve(items.size());
-  for (const auto& it : items) msgs.push_back(it.msg);
+  for (auto& it : items) msgs.push_back(std::move(it.msg));
+  struct MoveBack {
+    std::vector<Item>& items;
+    std::vector<Message>& msgs;
+    ~MoveBack() {
+      for (std::size_t i = 0; i < items.size(); ++i) items[i].msg = std::move(msgs[i]);
+    }
+  } move_back{items, msgs};
   std::vector<Outcome> outcomes;
   try {
     outcomes = h.handler->handle(std::span<const Message>(msgs.data(), msgs.size()), worker);

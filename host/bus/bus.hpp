@@ -90,6 +90,7 @@ class Bus {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<Item> queue;
+    bool idle = false;  // waiting on cv: a push must notify
     std::thread thread;
   };
   class Sink;
@@ -102,7 +103,7 @@ class Bus {
 
   void worker_loop(std::size_t index);
   void process(std::vector<Item> batch, std::size_t worker);
-  std::vector<Outcome> call_handler(const BusHandler& h, const std::vector<Item>& items,
+  std::vector<Outcome> call_handler(const BusHandler& h, std::vector<Item>& items,
                                     std::size_t worker);
   void finish(Item& item, Outcome& outcome);
   void dead_letter(Item item, std::string reason, const std::string& handler);

@@ -46,7 +46,9 @@ need() {
       >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
       apt-get install -y -qq --no-install-recommends "$package" >/dev/null; }
   fi
-  command -v "$tool" >/dev/null 2>&1 || { log "$tool is missing: apt-get install $package"; exit 1; }
+  command -v "$tool" >/dev/null 2>&1 && return 0
+  log "$tool is missing: apt-get install $package"
+  exit 1
 }
 
 # The running broker's pid, if the recorded process is still our broker (a recycled pid is not).
@@ -235,7 +237,8 @@ case "$cmd" in
   fetch) fetch ;;
   status)
     if pid=$(running_pid); then
-      echo "kafka: running (pid $pid) on $(cat "$run_dir/brokers" 2>/dev/null || echo "127.0.0.1:$KAFKA_PORT")"
+      brokers=$(cat "$run_dir/brokers" 2>/dev/null || echo "127.0.0.1:$KAFKA_PORT")
+      echo "kafka: running (pid $pid) on $brokers"
     else
       echo "kafka: stopped"
       exit 3

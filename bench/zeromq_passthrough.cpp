@@ -1,0 +1,158 @@
+// bench/zeromq_passthrough: N small messages through `sidecar` (ZeroMQ in, echo handler, ZeroMQ
+// out, a reply for each), and in the same run through a bare cppzmq ROUTER that does the same
+// wire work (reply to the requester, publish the event). Prints both rates and their ratio, the
+// sidecar's resident memory idle and after, and its time from start to /readyz answering 200.
+//   zeromq_passthrough [messages=1000000] [window=2000]
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <zmq.hpp>
+
+#include "sidecar_process.hpp"
+
+using namespace std::chrono;
+using sidecar::test::free_port;
+
+namespace {
+
+const std::string kPayload = R"({"order_id":111,"n":12345,"pad":"0123456789abcdef"})";
+
+// Sends `n` requests keeping at most `window` unanswered; returns messages per second.
+double drive(const std::string& endpoint, long n, long window) {
+  zmq::context_t ctx;
+  zmq::socket_t d(ctx, zmq::socket_type::dealer);
+  d.set(zmq::sockopt::linger, 0);
+  d.set(zmq::sockopt::sndhwm, 0);
+  d.set(zmq::sockopt::rcvhwm, 0);
+  d.connect(endpoint);
+  long sent = 0, received = 0;
+  auto t0 = steady_clock::now();
+  zmq::pollitem_t items[] = {{d.handle(), 0, ZMQ_POLLIN, 0}};
+  while (received < n) {
+    while (sent < n && sent - received < window) {
+      d.send(zmq::buffer(std::string_view("in")), zmq::send_flags::sndmore);
+      d.send(zmq::buffer(kPayload), zmq::send_flags::none);
+      ++sent;
+    }
+    if (zmq::poll(items, 1, milliseconds(10000)) == 0) {
+      fmt::print(stderr, "timed out after {} replies\n", received);
+      return 0;
+    }
+    // Drain every reply that is ready.
+    while (true) {
+      zmq::message_t m;
+      if (!d.recv(m, zmq::recv_flags::dontwait)) break;
+      while (m.more()) (void)d.recv(m, zmq::recv_flags::none);
+      ++received;
+    }
+  }
+  return static_cast<double>(n) / duration<double>(steady_clock::now() - t0).count();
+}
+
+// The baseline: what the sidecar does on the wire, with nothing in between.
+double bare_echo(long n, long window) {
+  zmq::context_t ctx;
+  int in_port = free_port(), out_port = free_port();
+  std::atomic<bool> stop{false};
+  std::thread server([&] {
+    zmq::socket_t router(ctx, zmq::socket_type::router);
+    zmq::socket_t pub(ctx, zmq::socket_type::pub);
+    router.set(zmq::sockopt::linger, 0);
+    pub.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::sndhwm, 0);
+    router.set(zmq::sockopt::rcvhwm, 0);
+    router.bind("tcp://127.0.0.1:" + std::to_string(in_port));
+    pub.bind("tcp://127.0.0.1:" + std::to_string(out_port));
+    zmq::pollitem_t items[] = {{router.handle(), 0, ZMQ_POLLIN, 0}};
+    while (!stop) {
+      if (zmq::poll(items, 1, milliseconds(50)) == 0) continue;
+      zmq::message_t id, topic, payload;
+      while (router.recv(id, zmq::recv_flags::dontwait)) {
+        (void)router.recv(topic);
+        (void)router.recv(payload);
+        pub.send(zmq::buffer(std::string_view("echoed")), zmq::send_flags::sndmore);
+        pub.send(payload, zmq::send_flags::none);
+        router.send(id, zmq::send_flags::sndmore);
+        router.send(zmq::buffer(std::string_view("ok")), zmq::send_flags::sndmore);
+        router.send(zmq::buffer(std::string_view("handled")), zmq::send_flags::none);
+      }
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  double rate = drive("tcp://127.0.0.1:" + std::to_string(in_port), n, window);
+  stop = true;
+  server.join();
+  return rate;
+}
+
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long n = argc > 1 ? std::stol(argv[1]) : 1'000'000;
+  long window = argc > 2 ? std::stol(argv[2]) : 2000;
+  int in_port = free_port(), out_port = free_port();
+  std::string config = fmt::format(R"(log_level: warn
+plugin_dir: ${{SIDECAR_PLUGIN_DIR}}
+admin: ${{ADMIN_ADDR}}
+bus:
+  workers: 2
+  queue_capacity: 8192
+transports:
+  zmq:
+    plugin: zeromq
+    options:
+      bind_in: tcp://127.0.0.1:{}
+      bind_out: tcp://127.0.0.1:{}
+      sndhwm: 0
+      rcvhwm: 0
+handlers:
+  echo:
+    plugin: echo
+    batch_size: 64
+    options:
+      to: echoed
+routes:
+  - {{topic: in, transport: zmq, handler: echo}}
+outputs:
+  "*": zmq
+)",
+                                   in_port, out_port);
+
+  fmt::print("zeromq_passthrough: {} messages of {} bytes, window {}\n", n, kPayload.size(), window);
+  double base = bare_echo(n, window);
+  fmt::print("  bare cppzmq ROUTER echo + PUB : {:>10.0f} msgs/s\n", base);
+
+  sidecar::test::SidecarProcess proc(config);
+  auto t0 = steady_clock::now();
+  proc.start();
+  if (!proc.wait_ready(seconds(20))) {
+    fmt::print(stderr, "sidecar did not become ready:\n{}\n", proc.log());
+    return 1;
+  }
+  auto ready_ms = duration<double, std::milli>(steady_clock::now() - t0).count();
+  std::this_thread::sleep_for(milliseconds(200));
+  long idle = rss_kb(proc.pid());
+  double side = drive("tcp://127.0.0.1:" + std::to_string(in_port), n, window);
+  long after = rss_kb(proc.pid());
+  int code = proc.terminate();
+  fmt::print("  sidecar (zeromq -> echo -> zeromq): {:>10.0f} msgs/s\n", side);
+  fmt::print("  ratio sidecar / bare              : {:>10.2f}   (goal >= 0.80)\n", base > 0 ? side / base : 0);
+  fmt::print("  resident memory idle              : {:>10.1f} MB (goal <= 20)\n", idle / 1024.0);
+  fmt::print("  resident memory after the run     : {:>10.1f} MB (goal <= 64)\n", after / 1024.0);
+  fmt::print("  start to /readyz 200              : {:>10.1f} ms (goal <= 200)\n", ready_ms);
+  fmt::print("  exit code after SIGTERM           : {:>10}\n", code);
+  return side > 0 && code == 0 ? 0 : 1;
+}
