@@ -1,0 +1,73 @@
+#pragma once
+// The consumer-group side of `sidecar run`: hands messages to the host, commits per partition
+// only what has a final outcome, and gives partitions up on a rebalance or a stop only after
+// their in-flight messages are finished (bounded by revoke_timeout).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client_log.hpp"
+#include "kafka_handles.hpp"
+#include "kafka_options.hpp"
+#include "partition_book.hpp"
+#include "sidecar/status.hpp"
+#include "sidecar/transport.hpp"
+
+namespace sidecar::kafka {
+
+class GroupConsumer final : public ClientLog {
+ public:
+  GroupConsumer(HostServices* host, InboundSink* sink, KafkaSettings settings);
+  ~GroupConsumer() override;
+
+  // Subscribes and starts the poll thread. Fails only on a configuration librdkafka refuses.
+  Status open(const std::vector<std::string>& topics);
+  // Stops delivering, waits for in-flight messages (bounded), commits, leaves the group.
+  // Idempotent.
+  void close() noexcept;
+
+  void pause() noexcept;
+  void resume() noexcept;
+
+  // Shared with the reply deliveries that finish a message after the consumer may be gone.
+  [[nodiscard]] std::shared_ptr<PartitionBook> book() const { return book_; }
+
+ private:
+  void run() noexcept;
+  void shutdown() noexcept;
+  void handle(const rd_kafka_message_t& m) noexcept;
+  void handle_error(const rd_kafka_message_t& m) noexcept;
+  void on_assign(rd_kafka_topic_partition_list_t* partitions) noexcept;
+  void on_revoke(rd_kafka_topic_partition_list_t* partitions) noexcept;
+  // Commits what is finished (all partitions when empty); waits at most `wait` for the answer.
+  void commit(const std::vector<TopicPartition>& partitions,
+              std::chrono::milliseconds wait) noexcept;
+  void report_lag() noexcept;
+  void set_paused(const std::vector<TopicPartition>& partitions, bool paused) noexcept;
+  [[nodiscard]] bool cooperative() const noexcept;
+
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void commit_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
+
+  HostServices* host_;
+  InboundSink* sink_;
+  KafkaSettings settings_;
+  KafkaHandle rk_;
+  std::shared_ptr<PartitionBook> book_ = std::make_shared<PartitionBook>();
+  // Orders pause()/resume() from the host's threads against assignments on the poll thread.
+  std::mutex pause_mu_;
+  bool paused_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;
+  std::string last_error_;
+  std::chrono::steady_clock::time_point last_error_at_{};
+};
+
+}  // namespace sidecar::kafka

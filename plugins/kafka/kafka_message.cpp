@@ -1,0 +1,69 @@
+#include "kafka_message.hpp"
+
+#include <fmt/format.h>
+
+namespace sidecar::kafka {
+
+std::string message_id(const std::string& topic, std::int32_t partition, std::int64_t offset) {
+  return fmt::format("{}/{}@{}", topic, partition, offset);
+}
+
+Message to_message(const rd_kafka_message_t& m) {
+  Message msg;
+  msg.topic = m.rkt != nullptr ? rd_kafka_topic_name(m.rkt) : "";
+  if (m.key != nullptr) msg.key.assign(static_cast<const char*>(m.key), m.key_len);
+  if (m.payload != nullptr) msg.payload.assign(static_cast<const char*>(m.payload), m.len);
+  msg.id = message_id(msg.topic, m.partition, m.offset);
+
+  rd_kafka_headers_t* hdrs = nullptr;  // owned by the message
+  if (rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != nullptr) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    size_t size = 0;
+    for (size_t i = 0;
+         rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      msg.headers.emplace_back(name, value != nullptr
+                                         ? std::string(static_cast<const char*>(value), size)
+                                         : std::string());
+    }
+  }
+  msg.set_header(kPartitionHeader, std::to_string(m.partition));
+  msg.set_header(kOffsetHeader, std::to_string(m.offset));
+  rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  std::int64_t ts = rd_kafka_message_timestamp(&m, &ts_type);
+  if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
+    msg.set_header(kTimestampHeader, std::to_string(ts));
+  }
+  // A null value (a compaction tombstone) and an empty one look alike in a std::string.
+  if (m.payload == nullptr) msg.set_header(kTombstoneHeader, "true");
+  return msg;
+}
+
+HeadersHandle to_kafka_headers(const std::vector<Header>& headers) {
+  if (headers.empty()) return nullptr;
+  HeadersHandle out(rd_kafka_headers_new(headers.size()));
+  for (const auto& [k, v] : headers) {
+    rd_kafka_header_add(out.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                        static_cast<ssize_t>(v.size()));
+  }
+  return out;
+}
+
+std::string produce_error(const std::string& topic, rd_kafka_resp_err_t err) {
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      return fmt::format("kafka: topic '{}' does not exist ({})", topic, rd_kafka_err2str(err));
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+      return fmt::format("kafka: not authorized to write to topic '{}'", topic);
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+      return fmt::format("kafka: message to topic '{}' is too large ({})", topic,
+                         rd_kafka_err2str(err));
+    default:
+      return fmt::format("kafka: producing to topic '{}' failed: {} ({})", topic,
+                         rd_kafka_err2str(err), rd_kafka_err2name(err));
+  }
+}
+
+}  // namespace sidecar::kafka

@@ -1,0 +1,121 @@
+#include "partition_book.hpp"
+
+namespace sidecar::kafka {
+
+void PartitionBook::assign(const std::vector<TopicPartition>& partitions) {
+  std::lock_guard lock(mu_);
+  for (const auto& tp : partitions) {
+    Partition fresh;
+    fresh.epoch = next_epoch_++;
+    parts_[tp] = std::move(fresh);
+  }
+}
+
+void PartitionBook::revoke(const std::vector<TopicPartition>& partitions) {
+  std::lock_guard lock(mu_);
+  for (const auto& tp : partitions) {
+    if (auto it = parts_.find(tp); it != parts_.end()) it->second.revoked = true;
+  }
+}
+
+void PartitionBook::drop(const std::vector<TopicPartition>& partitions) {
+  std::lock_guard lock(mu_);
+  for (const auto& tp : partitions) parts_.erase(tp);
+  // Tags of dropped partitions stay until acked (finish() ignores them), so the map only holds
+  // what the host still has in hand.
+}
+
+void PartitionBook::clear() {
+  std::lock_guard lock(mu_);
+  parts_.clear();
+}
+
+std::optional<std::uint64_t> PartitionBook::track(const TopicPartition& tp, std::int64_t offset) {
+  std::lock_guard lock(mu_);
+  auto it = parts_.find(tp);
+  if (it == parts_.end() || it->second.revoked) return std::nullopt;
+  it->second.tracker.track(offset);
+  std::uint64_t tag = next_tag_++;
+  tags_.emplace(tag, Tagged{tp, offset, it->second.epoch});
+  return tag;
+}
+
+bool PartitionBook::finish(std::uint64_t tag) {
+  {
+    std::lock_guard lock(mu_);
+    auto t = tags_.find(tag);
+    if (t == tags_.end()) return false;
+    Tagged tagged = std::move(t->second);
+    tags_.erase(t);
+    auto p = parts_.find(tagged.tp);
+    if (p == parts_.end() || p->second.epoch != tagged.epoch) return false;
+    p->second.tracker.finish(tagged.offset);
+  }
+  finished_.notify_all();
+  return true;
+}
+
+std::size_t PartitionBook::in_flight_locked(const std::vector<TopicPartition>& partitions) const {
+  std::size_t n = 0;
+  if (partitions.empty()) {
+    for (const auto& [tp, p] : parts_) n += p.tracker.in_flight();
+    return n;
+  }
+  for (const auto& tp : partitions) {
+    if (auto it = parts_.find(tp); it != parts_.end()) n += it->second.tracker.in_flight();
+  }
+  return n;
+}
+
+bool PartitionBook::wait_idle(const std::vector<TopicPartition>& partitions,
+                              std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return finished_.wait_until(lock, deadline, [&] { return in_flight_locked(partitions) == 0; });
+}
+
+std::vector<CommitPoint> PartitionBook::commit_points(
+    const std::vector<TopicPartition>& partitions) {
+  std::lock_guard lock(mu_);
+  std::vector<CommitPoint> out;
+  auto add = [&](const TopicPartition& tp, const Partition& p) {
+    if (auto point = p.tracker.commit_point()) out.push_back({tp, *point});
+  };
+  if (partitions.empty()) {
+    for (const auto& [tp, p] : parts_) add(tp, p);
+  } else {
+    for (const auto& tp : partitions) {
+      if (auto it = parts_.find(tp); it != parts_.end()) add(tp, it->second);
+    }
+  }
+  return out;
+}
+
+void PartitionBook::committed(const std::vector<CommitPoint>& points) {
+  std::lock_guard lock(mu_);
+  for (const auto& c : points) {
+    if (auto it = parts_.find(c.tp); it != parts_.end()) it->second.tracker.committed(c.offset);
+  }
+}
+
+std::vector<TopicPartition> PartitionBook::assigned() {
+  std::lock_guard lock(mu_);
+  std::vector<TopicPartition> out;
+  for (const auto& [tp, p] : parts_) {
+    if (!p.revoked) out.push_back(tp);
+  }
+  return out;
+}
+
+std::size_t PartitionBook::in_flight() {
+  std::lock_guard lock(mu_);
+  return in_flight_locked({});
+}
+
+std::optional<std::int64_t> PartitionBook::last_committed(const TopicPartition& tp) {
+  std::lock_guard lock(mu_);
+  auto it = parts_.find(tp);
+  if (it == parts_.end() || it->second.tracker.last_committed() < 0) return std::nullopt;
+  return it->second.tracker.last_committed();
+}
+
+}  // namespace sidecar::kafka

@@ -1,0 +1,73 @@
+#pragma once
+// The idempotent producer: every produce() is answered exactly once, from its delivery report
+// or at once when librdkafka refuses the message.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include "client_log.hpp"
+#include "kafka_handles.hpp"
+#include "kafka_options.hpp"
+#include "sidecar/message.hpp"
+#include "sidecar/status.hpp"
+
+namespace sidecar::kafka {
+
+class Producer final : public ClientLog {
+ public:
+  using Delivered =
+      std::function<void(const Status& status, std::int32_t partition, std::int64_t offset)>;
+
+  explicit Producer(HostServices* host);
+  ~Producer() override;
+
+  // Creates the client and its poll thread. Fails only on a configuration librdkafka refuses;
+  // an unreachable broker is retried in the background.
+  Status open(const KafkaSettings& settings);
+  // Any thread. `done` is called exactly once, possibly before produce() returns.
+  void produce(const Message& msg, Delivered done) noexcept;
+  // Waits (bounded) for the outstanding deliveries, then fails those left and releases the
+  // client. Idempotent.
+  void close(std::chrono::milliseconds timeout) noexcept;
+
+  // The last metadata request reached a broker, and the producer has not failed for good.
+  [[nodiscard]] bool reachable() const noexcept { return reachable_.load() && !fatal_.load(); }
+  [[nodiscard]] std::size_t outstanding() noexcept;
+
+  // Asks a broker for the topic (a broker with auto-create on creates it) and returns its
+  // partition count once every partition has a leader.
+  std::optional<int> partition_count(const std::string& topic, std::chrono::milliseconds timeout,
+                                     std::string& error) noexcept;
+
+ private:
+  void run() noexcept;
+  void on_error(rd_kafka_resp_err_t err) noexcept override;
+  // Hands the message to librdkafka; the error when it refuses.
+  std::optional<rd_kafka_resp_err_t> enqueue(const Message& msg, std::uint64_t id);
+  void check_reachable() noexcept;
+  void complete(std::uint64_t id, const Status& status, std::int32_t partition,
+                std::int64_t offset) noexcept;
+  void fail_all(const std::string& why) noexcept;
+  static void dr_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+
+  KafkaHandle rk_;
+  // Shared by the calls that use rk_, exclusive for releasing it.
+  std::shared_mutex use_mu_;
+  std::mutex mu_;
+  std::unordered_map<std::uint64_t, Delivered> pending_;
+  std::uint64_t next_id_ = 1;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> reachable_{false};
+  // An idempotent producer's fatal error (e.g. a fenced producer id) ends it: not ready again.
+  std::atomic<bool> fatal_{false};
+  std::thread poller_;
+};
+
+}  // namespace sidecar::kafka

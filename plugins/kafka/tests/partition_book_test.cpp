@@ -1,0 +1,68 @@
+// The per-partition bookkeeping behind commits; no broker needed.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "partition_book.hpp"
+
+namespace sidecar::kafka {
+namespace {
+
+TEST(PartitionBook, CommitsOnlyTheFinishedPrefixPerPartition) {
+  PartitionBook book;
+  TopicPartition a{"t", 0};
+  TopicPartition b{"t", 1};
+  book.assign({a, b});
+  auto a0 = *book.track(a, 10);
+  auto a1 = *book.track(a, 11);
+  auto b0 = *book.track(b, 5);
+  auto point_of = [&](const TopicPartition& tp) -> std::int64_t {
+    for (const auto& p : book.commit_points()) {
+      if (p.tp == tp) return p.offset;
+    }
+    return -1;
+  };
+  EXPECT_EQ(point_of(a), 10) << "nothing of partition 0 finished: its point stays at 10";
+  EXPECT_TRUE(book.finish(a1));
+  EXPECT_EQ(point_of(a), 10) << "10 is still in flight";
+  EXPECT_TRUE(book.finish(b0));
+  EXPECT_EQ(point_of(b), 6);
+  book.committed({{b, 6}});
+  EXPECT_EQ(point_of(b), -1) << "unchanged since committed";
+  EXPECT_TRUE(book.finish(a0));
+  EXPECT_EQ(point_of(a), 12);
+  EXPECT_FALSE(book.finish(a0)) << "a tag finishes once";
+}
+
+TEST(PartitionBook, RevokedPartitionsTakeNoNewMessagesAndStaleAcksAreIgnored) {
+  PartitionBook book;
+  TopicPartition a{"t", 0};
+  book.assign({a});
+  auto old = *book.track(a, 1);
+  book.revoke({a});
+  EXPECT_FALSE(book.track(a, 2));
+  book.drop({a});
+  book.assign({a});  // ours again, from the committed offset
+  auto fresh = *book.track(a, 1);
+  EXPECT_FALSE(book.finish(old)) << "an ack from before the revoke";
+  EXPECT_EQ(book.in_flight(), 1u);
+  EXPECT_TRUE(book.finish(fresh));
+}
+
+TEST(PartitionBook, WaitIdleReturnsWhenTheLastMessageFinishes) {
+  PartitionBook book;
+  TopicPartition a{"t", 0};
+  book.assign({a});
+  auto tag = *book.track(a, 1);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  EXPECT_FALSE(book.wait_idle({a}, deadline));
+  std::thread t([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    book.finish(tag);
+  });
+  EXPECT_TRUE(book.wait_idle({a}, std::chrono::steady_clock::now() + std::chrono::seconds(5)));
+  t.join();
+}
+
+}  // namespace
+}  // namespace sidecar::kafka
