@@ -73,7 +73,7 @@ std::string env_or_fail(const char* name) {
 HttpResult http_get(const std::string& host_port, const std::string& path) {
   auto colon = host_port.rfind(':');
   httplib::Client cli(host_port.substr(0, colon), std::stoi(host_port.substr(colon + 1)));
-  cli.set_connection_timeout(1, 0);
+  cli.set_connection_timeout(5, 0);
   cli.set_read_timeout(5, 0);
   auto res = cli.Get(path.c_str());
   if (!res) return {};
