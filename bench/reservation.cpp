@@ -1,0 +1,239 @@
+// bench/reservation: orders of 3 lines through `sidecar` over ZeroMQ into the order-reservation
+// handler on real PostgreSQL (and Redis when REDIS_URL is set), with batches of 1 and of 64; and
+// in the same run, on the same database with as many connections as the sidecar has workers,
+// pgbench on the same reservation written as one SQL statement per order and per 64 orders.
+// Prints orders/s, p50/p99 latency, a paced run at 500 orders/s, and the ratios.
+//   reservation [orders=50000] [workers=4]
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <pqxx/pqxx>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "sidecar_process.hpp"
+
+using namespace std::chrono;
+using sidecar::test::free_port;
+
+namespace {
+
+struct RunResult {
+  double rate = 0;
+  double p50_ms = 0, p99_ms = 0;
+  long ok = 0, other = 0;
+};
+
+std::string uuid4(std::mt19937_64& rng) {
+  std::array<unsigned char, 16> b{};
+  for (auto& x : b) x = static_cast<unsigned char>(rng());
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  std::string s;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
+    s += fmt::format("{:02x}", b[i]);
+  }
+  return s;
+}
+
+std::string order_json(long order_id, std::mt19937_64& rng) {
+  std::uniform_int_distribution<int> d(0, 332);
+  return fmt::format(
+      R"({{"idempotent_key":"{}","order_id":{},"status":"CREATED","items":[{{"product_id":{},"count":1}},{{"product_id":{},"count":2}},{{"product_id":{},"count":1}}]}})",
+      uuid4(rng), order_id, 1 + d(rng), 334 + d(rng), 667 + d(rng));
+}
+
+void reset(const std::string& dsn) {
+  pqxx::connection c(dsn);
+  pqxx::work tx(c);
+  tx.exec("TRUNCATE reservations, handled_keys, outbox, order_decisions, order_items");
+  tx.exec("DELETE FROM products");
+  tx.exec("INSERT INTO products (id, name, count) SELECT g, 'bench-' || g, 1000000000 "
+          "FROM generate_series(1, 999) g");
+  tx.exec("CREATE SEQUENCE IF NOT EXISTS bench_order_ids START 100000000");
+  tx.commit();
+  c.disconnect();
+}
+
+void vacuum(const std::string& dsn) {
+  pqxx::connection c(dsn);
+  pqxx::nontransaction n(c);
+  n.exec("VACUUM ANALYZE products");
+  n.exec("VACUUM ANALYZE reservations");
+}
+
+// `clients` DEALERs with one request outstanding each. With `pace` > 0, sends at that many per
+// second instead of as fast as replies come back.
+RunResult drive(const std::string& endpoint, long orders, int clients, double pace, long first_id) {
+  zmq::context_t ctx;
+  std::vector<zmq::socket_t> socks;
+  std::vector<zmq::pollitem_t> items;
+  for (int i = 0; i < clients; ++i) {
+    socks.emplace_back(ctx, zmq::socket_type::dealer);
+    socks.back().set(zmq::sockopt::linger, 0);
+    socks.back().connect(endpoint);
+  }
+  for (auto& s : socks) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
+  std::vector<steady_clock::time_point> sent_at(clients);
+  std::vector<bool> busy(clients, false);
+  std::vector<double> lat;
+  lat.reserve(orders);
+  std::mt19937_64 rng(42 + first_id);
+  RunResult r;
+  long sent = 0, done = 0;
+  auto t0 = steady_clock::now();
+  auto send = [&](int i) {
+    auto body = order_json(first_id + sent, rng);
+    socks[i].send(zmq::str_buffer("order"), zmq::send_flags::sndmore);
+    socks[i].send(zmq::buffer(body), zmq::send_flags::none);
+    sent_at[i] = steady_clock::now();
+    busy[i] = true;
+    ++sent;
+  };
+  while (done < orders) {
+    for (int i = 0; i < clients && sent < orders; ++i) {
+      if (busy[i]) continue;
+      if (pace > 0 && sent >= static_cast<long>(duration<double>(steady_clock::now() - t0).count() * pace)) break;
+      send(i);
+    }
+    if (zmq::poll(items.data(), items.size(), milliseconds(pace > 0 ? 1 : 10000)) == 0 && pace <= 0) {
+      fmt::print(stderr, "timed out with {} of {} answered\n", done, orders);
+      break;
+    }
+    for (int i = 0; i < clients; ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t status, m;
+      (void)socks[i].recv(status);
+      bool more = status.more();
+      while (more) {
+        (void)socks[i].recv(m);
+        more = m.more();
+      }
+      lat.push_back(duration<double, std::milli>(steady_clock::now() - sent_at[i]).count());
+      (status.to_string_view() == "ok" ? r.ok : r.other)++;
+      busy[i] = false;
+      ++done;
+    }
+  }
+  r.rate = static_cast<double>(done) / duration<double>(steady_clock::now() - t0).count();
+  std::sort(lat.begin(), lat.end());
+  if (!lat.empty()) {
+    r.p50_ms = lat[lat.size() / 2];
+    r.p99_ms = lat[std::min(lat.size() - 1, lat.size() * 99 / 100)];
+  }
+  return r;
+}
+
+std::string config(int in_port, int out_port, int workers, int batch, const std::string& redis) {
+  return fmt::format(R"(log_level: warn
+plugin_dir: ${{SIDECAR_PLUGIN_DIR}}
+migrations: {5}/migrations
+admin: ${{ADMIN_ADDR:-127.0.0.1:0}}
+bus:
+  workers: {2}
+  queue_capacity: 8192
+transports:
+  zmq:
+    plugin: zeromq
+    options:
+      bind_in: tcp://127.0.0.1:{0}
+      bind_out: tcp://127.0.0.1:{1}
+handlers:
+  reservations:
+    plugin: order-reservation
+    batch_size: {3}
+    options:
+      pg_dsn: ${{PG_DSN}}
+      redis_url: "{4}"
+routes:
+  - {{topic: order, transport: zmq, handler: reservations, key_field: order_id}}
+outputs:
+  "*": zmq
+)",
+                     in_port, out_port, workers, batch, redis, sidecar::test::source_dir());
+}
+
+RunResult run_sidecar_mode(const std::string& dsn, const std::string& redis, int workers, int batch,
+                           long orders, double pace, long first_id) {
+  reset(dsn);
+  vacuum(dsn);
+  int in_port = free_port(), out_port = free_port();
+  sidecar::test::SidecarProcess proc(config(in_port, out_port, workers, batch, redis));
+  proc.start();
+  if (!proc.wait_ready(seconds(30))) {
+    fmt::print(stderr, "sidecar not ready:\n{}\n", proc.log());
+    return {};
+  }
+  int clients = pace > 0 ? 32 : std::max(8, workers * batch * 2);
+  auto r = drive("tcp://127.0.0.1:" + std::to_string(in_port), orders, clients, pace, first_id);
+  proc.terminate();
+  return r;
+}
+
+// pgbench's orders per second for a script that does `per_tx` orders per transaction.
+double pgbench(const std::string& dsn, const std::string& script, int conns, int seconds_, int per_tx) {
+  reset(dsn);
+  vacuum(dsn);
+  auto cmd = fmt::format("pgbench -n -c {0} -j {0} -T {1} -f '{2}' '{3}' 2>&1", conns, seconds_,
+                         script, dsn);
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(cmd.c_str(), "r"), pclose);
+  std::string out;
+  std::array<char, 512> buf{};
+  while (fgets(buf.data(), buf.size(), p.get())) out += buf.data();
+  auto pos = out.find("tps = ");
+  if (pos == std::string::npos) {
+    fmt::print(stderr, "pgbench failed:\n{}\n", out);
+    return 0;
+  }
+  return std::stod(out.substr(pos + 6)) * per_tx;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long orders = argc > 1 ? std::stol(argv[1]) : 50'000;
+  int workers = argc > 2 ? std::stoi(argv[2]) : 4;
+  std::string dsn = sidecar::test::env_or_fail("PG_DSN");
+  const char* redis_env = std::getenv("REDIS_URL");
+  std::string redis = redis_env ? redis_env : "";
+  std::string sql = sidecar::test::source_dir() + "/bench/sql/";
+
+  {
+    // Migrations through the sidecar itself, so the bench runs on the real schema.
+    int in_port = free_port(), out_port = free_port();
+    sidecar::test::SidecarProcess cfg(config(in_port, out_port, workers, 1, redis));
+    auto m = sidecar::test::run_sidecar({"migrate", "-c", cfg.config_path()},
+                                        {{"SIDECAR_PLUGIN_DIR", sidecar::test::build_dir() + "/plugins"}});
+    if (m.exit_code != 0) {
+      fmt::print(stderr, "migrate failed:\n{}{}\n", m.out, m.err);
+      return 1;
+    }
+  }
+
+  fmt::print("reservation: {} orders of 3 lines, {} workers, PostgreSQL{}\n", orders, workers,
+             redis.empty() ? "" : " + Redis");
+  auto b1 = run_sidecar_mode(dsn, redis, workers, 1, orders, 0, 1'000'000);
+  fmt::print("  sidecar, batches of 1  : {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  ({} ok, {} other)\n",
+             b1.rate, b1.p50_ms, b1.p99_ms, b1.ok, b1.other);
+  auto b64 = run_sidecar_mode(dsn, redis, workers, 64, orders, 0, 2'000'000);
+  fmt::print("  sidecar, batches of 64 : {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  ({} ok, {} other)\n",
+             b64.rate, b64.p50_ms, b64.p99_ms, b64.ok, b64.other);
+  auto paced = run_sidecar_mode(dsn, redis, workers, 1, 5000, 500, 3'000'000);
+  fmt::print("  sidecar at 500 orders/s: {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  (goal p99 <= 10 ms)\n",
+             paced.rate, paced.p50_ms, paced.p99_ms);
+  double pg1 = pgbench(dsn, sql + "reserve_one.sql", workers, 15, 1);
+  fmt::print("  pgbench, 1 order/stmt  : {:>8.0f} orders/s\n", pg1);
+  double pg64 = pgbench(dsn, sql + "reserve_64.sql", workers, 15, 64);
+  fmt::print("  pgbench, 64 orders/stmt: {:>8.0f} orders/s\n", pg64);
+  fmt::print("  ratio batches of 1  / pgbench 1 order  : {:.2f} (goal >= 0.9)\n", pg1 > 0 ? b1.rate / pg1 : 0);
+  fmt::print("  ratio batches of 64 / pgbench 64 orders: {:.2f} (goal >= 0.8)\n", pg64 > 0 ? b64.rate / pg64 : 0);
+  reset(dsn);
+  return b1.ok > 0 && b64.ok > 0 ? 0 : 1;
+}
