@@ -1,0 +1,72 @@
+#pragma once
+// Publishes the outbox through the host's routed transport and marks a row sent only when the
+// transport confirms it. Rows are claimed with FOR UPDATE SKIP LOCKED, so relays of several
+// sidecars share the work without sending a row twice at once; an unconfirmed row stays unsent and
+// is sent again later (at least once, with the same payload and so the same idempotent_key).
+// Wakes on NOTIFY sidecar_outbox, and polls as a fallback for a missed notification.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+
+namespace sidecar {
+class HostServices;
+}
+
+namespace sidecar::inventory {
+
+struct RelayConfig {
+  std::string dsn;
+  std::chrono::milliseconds poll_interval{1000};
+  std::size_t batch = 100;
+  std::chrono::milliseconds confirm_timeout{10'000};
+  std::chrono::seconds sent_retention{3600};  // sent rows older than this are deleted
+};
+
+inline constexpr const char* kOutboxChannel = "sidecar_outbox";
+
+class OutboxRelay {
+ public:
+  OutboxRelay(RelayConfig config, HostServices* host);
+  ~OutboxRelay();
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  void start();
+  void stop() noexcept;
+
+  struct Round {
+    std::size_t claimed = 0;
+    std::size_t confirmed = 0;
+  };
+  // One claim, publish, mark round on the relay's connection; throws on database faults. For the
+  // thread and for tests that drive the relay by hand (without start()).
+  Round relay_once();
+
+ private:
+  class Listener;
+  void run() noexcept;
+  pqxx::connection& connection();
+  void disconnect() noexcept;
+  void wait_for_work(std::chrono::milliseconds at_most);
+  void report_backlog();
+  void sleep_for(std::chrono::milliseconds d);
+
+  RelayConfig config_;
+  HostServices* host_;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<Listener> listener_;  // destroyed before conn_
+  std::atomic<bool> woken_{false};
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  std::chrono::steady_clock::time_point next_backlog_{};
+  std::chrono::steady_clock::time_point next_cleanup_{};
+};
+
+}  // namespace sidecar::inventory

@@ -1,0 +1,38 @@
+#pragma once
+// Settling held reservations: a payment confirms or releases them, an expired hold releases them
+// as a failed payment would. Shared by payment-settlement and order-reservation's hold expiry, so
+// that both take the same locks in the same order: products by ascending id first, then the
+// order's reservation rows.
+#include <cstdint>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "inventory/events.hpp"
+
+namespace sidecar::inventory {
+
+void prepare_settlement(pqxx::connection& conn);
+
+// Locks, in ascending id, the products held for these orders.
+void lock_held_products(pqxx::dbtransaction& tx, const std::vector<std::int64_t>& order_ids);
+
+struct PaymentApplied {
+  bool key_new = false;           // false: this key was handled before
+  std::int64_t settled = 0;       // held reservation rows this payment settled
+  bool had_reservations = false;  // the order had reservation rows (held or settled) before
+};
+
+// Records the key and settles the order's held rows: confirmed, or released with their counts
+// returned to stock. Rows already settled are left alone (the first decision wins).
+PaymentApplied apply_payment(pqxx::dbtransaction& tx, const std::string& idempotent_key,
+                             const std::string& topic, std::int64_t order_id, bool completed);
+
+// Orders whose hold is older than `timeout_ms` and still held, oldest first.
+std::vector<std::int64_t> expired_holds(pqxx::dbtransaction& tx, std::int64_t timeout_ms,
+                                        std::int64_t limit);
+
+// Releases the order's held rows and writes `event` to the outbox when it released any.
+std::int64_t expire_hold(pqxx::dbtransaction& tx, std::int64_t order_id, const OutboxEvent& event);
+
+}  // namespace sidecar::inventory

@@ -1,0 +1,78 @@
+#include "inventory/pg.hpp"
+
+#include <algorithm>
+#include <string_view>
+
+namespace sidecar::inventory {
+
+PgSession::PgSession(std::string dsn, Prepare prepare)
+    : dsn_(with_connect_timeout(dsn, 5)), prepare_(std::move(prepare)) {}
+
+PgSession::~PgSession() { reset(); }
+
+pqxx::connection& PgSession::get() {
+  if (conn_ && !conn_->is_open()) reset();
+  if (!conn_) {
+    auto conn = std::make_unique<pqxx::connection>(dsn_);
+    if (prepare_) prepare_(*conn);
+    conn_ = std::move(conn);
+  }
+  return *conn_;
+}
+
+void PgSession::reset() noexcept {
+  if (!conn_) return;
+  try {
+    conn_->disconnect();
+  } catch (...) {
+    // Already broken; the object is dropped either way.
+  }
+  conn_.reset();
+}
+
+DbFault classify(const std::exception& e) noexcept {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) != nullptr) return DbFault::broken;
+  // The commit may or may not have happened: re-delivery is safe because the handled key tells.
+  if (dynamic_cast<const pqxx::in_doubt_error*>(&e) != nullptr) return DbFault::broken;
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e) != nullptr) return DbFault::transient;
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    std::string_view cls =
+        std::string_view(state).substr(0, std::min<std::size_t>(2, state.size()));
+    if (cls == "08" || cls == "57") return DbFault::broken;  // connection, operator intervention
+    if (cls == "40" || cls == "53" || state == "55P03" || state == "58030")
+      return DbFault::transient;
+    // An error without a state is libpq's own (the server went away mid-statement).
+    if (state.empty()) return DbFault::broken;
+    return DbFault::permanent;
+  }
+  if (dynamic_cast<const pqxx::failure*>(&e) != nullptr) return DbFault::broken;
+  return DbFault::permanent;
+}
+
+std::string with_connect_timeout(const std::string& dsn, int seconds) {
+  if (dsn.find("connect_timeout") != std::string::npos) return dsn;
+  std::string value = std::to_string(seconds);
+  bool uri = dsn.rfind("postgresql://", 0) == 0 || dsn.rfind("postgres://", 0) == 0;
+  if (uri)
+    return dsn + (dsn.find('?') == std::string::npos ? "?" : "&") + "connect_timeout=" + value;
+  return dsn + " connect_timeout=" + value;
+}
+
+namespace {
+template <class T>
+std::string array_literal(const std::vector<T>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    out += std::to_string(values[i]);
+  }
+  out.push_back('}');
+  return out;
+}
+}  // namespace
+
+std::string int_array(const std::vector<std::int64_t>& values) { return array_literal(values); }
+std::string int_array(const std::vector<std::int32_t>& values) { return array_literal(values); }
+
+}  // namespace sidecar::inventory

@@ -1,0 +1,61 @@
+#pragma once
+// Helpers for the inventory tests: real PostgreSQL and Redis from PG_DSN and REDIS_URL, a
+// database of each test binary's own (so binaries run in parallel), and known stock.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sidecar/options.hpp"
+
+namespace sidecar::inventory::testing {
+
+// The variable's value; fails the calling test (and returns empty) when it is unset.
+std::string require_env(const char* name);
+
+// A fresh database `name` on the server of PG_DSN (dropped first if it exists), with the
+// migrations applied; returns its DSN. Call once per test binary.
+std::string fresh_database(const std::string& name);
+
+// The given DSN pointing at another database.
+std::string dsn_with_database(const std::string& dsn, const std::string& database);
+
+// Empties every inventory table.
+void truncate_all(const std::string& dsn);
+
+struct Product {
+  std::int64_t id;
+  std::string name;
+  std::int32_t count;
+};
+void load_products(const std::string& dsn, const std::vector<Product>& products);
+void load_order_items(const std::string& dsn, std::int64_t order_id,
+                      const std::vector<std::pair<std::int64_t, std::int32_t>>& lines);
+void load_demo_data(const std::string& dsn);
+
+// One value of a one-row, one-column query (as text; empty for NULL).
+std::string scalar(const std::string& dsn, const std::string& sql);
+std::int64_t count_of(const std::string& dsn, const std::string& sql);
+std::int64_t stock(const std::string& dsn, std::int64_t product_id);
+// The rows of a query, each row's fields joined with '|'.
+std::vector<std::string> rows(const std::string& dsn, const std::string& sql);
+
+std::string random_uuid();
+
+// Payload builders.
+std::string order_json(const std::string& key, std::int64_t order_id,
+                       const std::vector<std::pair<std::int64_t, std::int32_t>>& items);
+std::string order_json_stored(const std::string& key, std::int64_t order_id);
+std::string payment_json(const std::string& key, std::int64_t order_id, const std::string& status);
+
+// The migrations directory of the source tree.
+std::string migrations_dir();
+// scripts/services.sh and a scratch directory in the build tree, for fault tests.
+std::string services_script();
+std::string scratch_dir();
+
+// A port nothing listens on, for "Redis down" tests.
+std::string unused_redis_url();
+
+}  // namespace sidecar::inventory::testing

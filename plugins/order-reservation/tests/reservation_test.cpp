@@ -1,0 +1,327 @@
+#include <thread>
+
+#include "fixture.hpp"
+#include "inventory/events.hpp"
+
+namespace sidecar::order_reservation::test {
+
+std::string ReservationTest::dsn_;
+std::string ReservationTest::redis_;
+
+namespace {
+
+std::string code(const Outcome& o) { return o.reason.substr(0, o.reason.find(':')); }
+
+TEST_F(ReservationTest, CreatedReservesEveryLineAndEmitsCreated) {
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  std::string key = random_uuid();
+  auto o = one(*h, order_json(key, 111, {{1, 2}, {2, 1}}), 111);
+  ASSERT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+
+  EXPECT_EQ(stock(dsn_, 1), 8);
+  EXPECT_EQ(stock(dsn_, 2), 19);
+  EXPECT_EQ(stock(dsn_, 3), 5);
+  EXPECT_EQ(rows(dsn_, "SELECT order_id, product_id, count, status FROM reservations ORDER BY 2"),
+            (std::vector<std::string>{"111|1|2|NULL", "111|2|1|NULL"}));
+  EXPECT_EQ(rows(dsn_, "SELECT idempotent_key, topic, order_id FROM handled_keys"),
+            (std::vector<std::string>{key + "|order|111"}));
+  EXPECT_EQ(rows(dsn_, "SELECT order_id, status, reason, settlement FROM order_decisions"),
+            (std::vector<std::string>{"111|CREATED|NULL|NULL"}));
+  EXPECT_EQ(rows(dsn_, "SELECT topic, key, sent_at IS NULL FROM outbox"),
+            (std::vector<std::string>{"inventory|111|t"}));
+  auto events = outbox_events();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["idempotent_key"], inventory::event_key(key, "inventory.CREATED"));
+  EXPECT_EQ(events[0]["order_id"], 111);
+  EXPECT_EQ(events[0]["status"], "CREATED");
+  EXPECT_FALSE(events[0].contains("reason"));
+  EXPECT_EQ(host_.counters["sidecar_inventory_orders_total"], 1);
+  h->stop();
+}
+
+TEST_F(ReservationTest, LinesComeFromOrderItemsWhenTheMessageHasNone) {
+  load_order_items(dsn_, 222, {{3, 1}, {1, 4}});
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  auto o = one(*h, order_json_stored(random_uuid(), 222), 222);
+  ASSERT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+  EXPECT_EQ(stock(dsn_, 1), 6);
+  EXPECT_EQ(stock(dsn_, 3), 4);
+  EXPECT_EQ(rows(dsn_, "SELECT product_id, count FROM reservations ORDER BY 1"),
+            (std::vector<std::string>{"1|4", "3|1"}));
+}
+
+TEST_F(ReservationTest, DemoDataOrders) {
+  truncate_all(dsn_);
+  load_demo_data(dsn_);
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, order_json_stored(random_uuid(), 111), 111).kind, OutcomeKind::handled);
+  EXPECT_EQ(one(*h, order_json_stored(random_uuid(), 222), 222).kind, OutcomeKind::handled);
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations"), 4);
+  EXPECT_EQ(outbox_events().size(), 2u);
+  EXPECT_EQ(outbox_events()[1]["status"], "CREATED");
+}
+
+TEST_F(ReservationTest, UnfillableOrdersEmitFailedAndReserveNothing) {
+  load_order_items(dsn_, 404, {});
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  struct Case {
+    std::int64_t order_id;
+    std::string payload_key;
+    std::vector<std::pair<std::int64_t, std::int32_t>> items;
+    bool stored;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      {1, random_uuid(), {{1, 2}, {3, 6}}, false, "insufficient_stock"},
+      {2, random_uuid(), {{1, 2}, {99, 1}}, false, "unknown_product"},
+      {3, random_uuid(), {{99, 1}, {3, 6}}, false, "unknown_product"},
+      {4, random_uuid(), {}, false, "no_items"},
+      {404, random_uuid(), {}, true, "no_items"},
+  };
+  for (const auto& c : cases) {
+    auto payload = c.stored ? order_json_stored(c.payload_key, c.order_id)
+                            : order_json(c.payload_key, c.order_id, c.items);
+    auto o = one(*h, payload, c.order_id);
+    EXPECT_EQ(o.kind, OutcomeKind::handled) << c.reason << ": " << o.reason;
+  }
+  EXPECT_EQ(stock(dsn_, 1), 10);
+  EXPECT_EQ(stock(dsn_, 3), 5);
+  EXPECT_EQ(held(), 0);
+  auto events = outbox_events();
+  ASSERT_EQ(events.size(), cases.size());
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_EQ(events[i]["status"], "FAILED");
+    EXPECT_EQ(events[i]["reason"], cases[i].reason);
+    EXPECT_EQ(events[i]["order_id"], cases[i].order_id);
+    EXPECT_EQ(events[i]["idempotent_key"],
+              inventory::event_key(cases[i].payload_key, "inventory.FAILED"));
+  }
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'FAILED'"), 5);
+}
+
+TEST_F(ReservationTest, EachBadInputIsRejectedAndTheNextIsHandled) {
+  auto h = make({{"max_message_bytes", std::int64_t{1 << 20}}});
+  ASSERT_TRUE(host_.start(*h));
+  std::string k = random_uuid();
+  auto with = [&](const std::string& fields) {
+    return R"({"idempotent_key":")" + random_uuid() + R"(","status":"CREATED")" + fields + "}";
+  };
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"this is not json", "not_json"},
+      {R"(["an","array"])", "not_object"},
+      {R"({"order_id":1,"status":"CREATED"})", "idempotent_key_missing"},
+      {R"({"idempotent_key":"not-a-uuid","order_id":1,"status":"CREATED"})",
+       "idempotent_key_invalid"},
+      {with(""), "order_id_missing"},
+      {with(R"(,"order_id":0)"), "order_id_invalid"},
+      {with(R"(,"order_id":-1)"), "order_id_invalid"},
+      {with(R"(,"order_id":"111")"), "order_id_invalid"},
+      {with(R"(,"order_id":99999999999999999999)"), "order_id_out_of_range"},
+      {R"({"idempotent_key":")" + k + R"(","order_id":1,"status":"SHIPPED"})", "status_unknown"},
+      {with(R"(,"order_id":1,"items":[{"product_id":1,"count":0}])"), "item_count_invalid"},
+      {with(R"(,"order_id":1,"items":[{"product_id":1,"count":-3}])"), "item_count_invalid"},
+      {with(R"(,"order_id":1,"items":[{"product_id":1,"count":1},{"product_id":1,"count":1}])"),
+       "items_duplicate_product"},
+      {with(R"(,"order_id":1,"items":[{"product_id":1,"count":1}],"pad":")" +
+            std::string((1 << 20) + 1, 'x') + "\""),
+       "too_large"},
+  };
+  for (const auto& [payload, reason] : cases) {
+    auto o = one(*h, payload, 1);
+    EXPECT_EQ(o.kind, OutcomeKind::rejected) << reason;
+    EXPECT_EQ(code(o), reason) << o.reason;
+    EXPECT_EQ(stock(dsn_, 1), 10);
+    EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys"), 0);
+    EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox"), 0);
+  }
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 1, {{1, 1}}), 1).kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 9);
+}
+
+TEST_F(ReservationTest, SameOrderTwentyTimesChangesStockOnce) {
+  for (std::string redis : {redis_, std::string()}) {
+    SetUp();
+    auto h = make({{"redis_url", redis}});
+    ASSERT_TRUE(host_.start(*h));
+    std::string payload = order_json(random_uuid(), 500, {{1, 3}});
+    std::vector<OutcomeKind> kinds;
+    for (int i = 0; i < 20; ++i) kinds.push_back(one(*h, payload, 500).kind);
+    EXPECT_EQ(kinds[0], OutcomeKind::handled);
+    for (int i = 1; i < 20; ++i) EXPECT_EQ(kinds[i], OutcomeKind::duplicate) << "redis=" << redis;
+    EXPECT_EQ(stock(dsn_, 1), 7);
+    EXPECT_EQ(held(), 1);
+    EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox"), 1);
+    h->stop();
+  }
+}
+
+TEST_F(ReservationTest, SameOrderWithANewKeyChangesNothing) {
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 600, {{1, 1}}), 600).kind, OutcomeKind::handled);
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 600, {{1, 1}}), 600).kind, OutcomeKind::duplicate);
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 600, {{2, 5}}), 600).kind, OutcomeKind::duplicate);
+  // A refused order stays refused, even if stock arrived since.
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 601, {{3, 50}}), 601).kind, OutcomeKind::handled);
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 601, {{3, 1}}), 601).kind, OutcomeKind::duplicate);
+  EXPECT_EQ(stock(dsn_, 1), 9);
+  EXPECT_EQ(stock(dsn_, 2), 20);
+  EXPECT_EQ(stock(dsn_, 3), 5);
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox"), 2);
+}
+
+TEST_F(ReservationTest, AnOrderReservedByAnotherToolIsLeftAlone) {
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0("INSERT INTO reservations (order_id, product_id, count) VALUES (700, 2, 1)");
+    tx.commit();
+  }
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 700, {{1, 1}}), 700).kind, OutcomeKind::duplicate);
+  EXPECT_EQ(stock(dsn_, 1), 10);
+}
+
+TEST_F(ReservationTest, BatchWithBadMessagesInTheMiddle) {
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::string dup_key = random_uuid();
+  std::vector<Message> batch = {
+      order(order_json(dup_key, 1, {{1, 2}}), 1),
+      order("{not json", 2),
+      order(order_json(random_uuid(), 3, {{1, 2}, {2, 2}}), 3),
+      order(order_json(dup_key, 1, {{1, 2}}), 1),
+      order(order_json(random_uuid(), 4, {{3, 6}}), 4),
+      order(order_json(random_uuid(), 5, {{3, 5}, {1, 6}}), 5),  // 10 - 2 - 2 = 6 left: fits
+      order(order_json(random_uuid(), 6, {{1, 1}}), 6),          // nothing left
+  };
+  auto out = host_.handle(*h, batch);
+  ASSERT_EQ(out.size(), batch.size());
+  EXPECT_EQ(out[0].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[1].kind, OutcomeKind::rejected);
+  EXPECT_EQ(out[2].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[3].kind, OutcomeKind::duplicate);
+  EXPECT_EQ(out[4].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[5].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[6].kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 0);
+  EXPECT_EQ(stock(dsn_, 2), 18);
+  EXPECT_EQ(stock(dsn_, 3), 0);
+  EXPECT_EQ(rows(dsn_,
+                 "SELECT order_id, status, coalesce(reason, '') FROM order_decisions "
+                 "ORDER BY 1"),
+            (std::vector<std::string>{"1|CREATED|", "3|CREATED|", "4|FAILED|insufficient_stock",
+                                      "5|CREATED|", "6|FAILED|insufficient_stock"}));
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox"), 5);
+}
+
+// A message the database refuses costs only itself (its savepoint), and later messages of its
+// key wait for it rather than overtake it.
+TEST_F(ReservationTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0(R"(CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
+      RETURN NEW; END $$)");
+    tx.exec0(
+        "CREATE TRIGGER refuse_666 BEFORE INSERT ON reservations FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_666()");
+    tx.commit();
+  }
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::vector<Message> batch = {
+      order(order_json(random_uuid(), 665, {{1, 1}}), 665),
+      testkit::message("order", "same-key", order_json(random_uuid(), 666, {{1, 1}})),
+      testkit::message("order", "same-key", order_json(random_uuid(), 668, {{1, 1}})),
+      order(order_json(random_uuid(), 667, {{1, 1}}), 667),
+  };
+  auto out = host_.handle(*h, batch);
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0("DROP TRIGGER refuse_666 ON reservations");
+    tx.exec0("DROP FUNCTION refuse_666()");
+    tx.commit();
+  }
+  EXPECT_EQ(out[0].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[1].kind, OutcomeKind::failed);
+  EXPECT_NE(out[1].reason.find("refused for the test"), std::string::npos) << out[1].reason;
+  EXPECT_EQ(out[2].kind, OutcomeKind::retry);
+  EXPECT_EQ(out[3].kind, OutcomeKind::handled) << out[3].reason;
+  EXPECT_EQ(stock(dsn_, 1), 8);
+  EXPECT_EQ(rows(dsn_, "SELECT order_id FROM order_decisions ORDER BY 1"),
+            (std::vector<std::string>{"665", "667"}));
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys"), 2);
+  // Delivered again, they go through.
+  auto again = host_.handle(*h, {batch[1], batch[2]});
+  EXPECT_EQ(again[0].kind, OutcomeKind::handled);
+  EXPECT_EQ(again[1].kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 6);
+}
+
+TEST_F(ReservationTest, RedisDownStillExactlyOnce) {
+  auto h = make({{"redis_url", unused_redis_url()}});
+  ASSERT_TRUE(host_.start(*h));
+  std::string payload = order_json(random_uuid(), 800, {{2, 4}});
+  EXPECT_EQ(one(*h, payload, 800).kind, OutcomeKind::handled);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(one(*h, payload, 800).kind, OutcomeKind::duplicate);
+  EXPECT_EQ(stock(dsn_, 2), 16);
+  bool warned = false;
+  for (const auto& l : host_.logs) warned |= l.text.find("redis unavailable") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST_F(ReservationTest, ALostConnectionIsRetriedThenHandled) {
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 900, {{1, 1}}), 900).kind, OutcomeKind::handled);
+  count_of(dsn_,
+           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+           "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  std::string payload = order_json(random_uuid(), 901, {{1, 1}});
+  auto first = one(*h, payload, 901);
+  EXPECT_EQ(first.kind, OutcomeKind::retry) << first.reason;
+  EXPECT_EQ(stock(dsn_, 1), 9);
+  EXPECT_EQ(one(*h, payload, 901).kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 8);
+}
+
+TEST_F(ReservationTest, BadOptionsAreRefused) {
+  EXPECT_THROW(make({{"pg_dsn", std::string()}}), std::invalid_argument);
+  EXPECT_THROW(make({{"redis_url", std::string("localhost:6379")}}), std::invalid_argument);
+  EXPECT_THROW(make({{"max_message_bytes", std::int64_t{0}}}), std::invalid_argument);
+  EXPECT_THROW(make({{"emit_topic", std::string()}}), std::invalid_argument);
+  auto specs = OrderReservation::option_specs();
+  bool secret = false;
+  for (const auto& s : specs) secret |= s.name == "pg_dsn" && s.secret && s.required;
+  EXPECT_TRUE(secret);
+}
+
+TEST_F(ReservationTest, StartStopTwiceAndHandleBeforeStart) {
+  auto h = make();
+  auto early = one(*h, order_json(random_uuid(), 1, {{1, 1}}), 1);
+  EXPECT_EQ(early.kind, OutcomeKind::retry);
+  ASSERT_TRUE(host_.start(*h));
+  h->stop();
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 1, {{1, 1}}), 1).kind, OutcomeKind::handled);
+  h->stop();
+  h->stop();
+}
+
+TEST_F(ReservationTest, EmitTopicOption) {
+  auto h = make({{"emit_topic", std::string("stock-events")}});
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, order_json(random_uuid(), 1, {{1, 1}}), 1).kind, OutcomeKind::handled);
+  EXPECT_EQ(scalar(dsn_, "SELECT topic FROM outbox"), "stock-events");
+}
+
+}  // namespace
+}  // namespace sidecar::order_reservation::test
