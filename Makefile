@@ -28,7 +28,8 @@ build-asan: setup $(BUILD_ASAN)/build.ninja
 
 # Local PostgreSQL and Redis under .run/dev, migrations and demo data, then the sidecar in the
 # ZeroMQ-only dev mode (Ctrl-C stops the sidecar; `make dev-stop` stops the databases).
-dev: build
+dev: setup $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target runtime
 	@scripts/dev.sh
 
 dev-stop:
