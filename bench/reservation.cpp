@@ -85,7 +85,7 @@ RunResult drive(const std::string& endpoint, long orders, int clients, double pa
   std::vector<bool> busy(clients, false);
   std::vector<double> lat;
   lat.reserve(orders);
-  std::mt19937_64 rng(42 + first_id);
+  std::mt19937_64 rng(std::random_device{}() ^ static_cast<std::uint64_t>(first_id));
   RunResult r;
   long sent = 0, done = 0;
   auto t0 = steady_clock::now();
@@ -117,7 +117,11 @@ RunResult drive(const std::string& endpoint, long orders, int clients, double pa
         more = m.more();
       }
       lat.push_back(duration<double, std::milli>(steady_clock::now() - sent_at[i]).count());
-      (status.to_string_view() == "ok" ? r.ok : r.other)++;
+      if (status.to_string_view() == "ok") {
+        ++r.ok;
+      } else if (++r.other == 1) {
+        fmt::print(stderr, "  first reply that is not ok: {}\n", status.to_string());
+      }
       busy[i] = false;
       ++done;
     }

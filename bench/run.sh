@@ -17,3 +17,6 @@ export SIDECAR_BUILD_DIR=$build SIDECAR_SOURCE_DIR=$here
 
 "$build/bin/zeromq_passthrough" "${ZMQ_BENCH_MESSAGES:-1000000}"
 "$build/bin/reservation" "${RESERVATION_ORDERS:-50000}" "${RESERVATION_WORKERS:-4}"
+if [ -n "${KAFKA_BROKERS:-}" ]; then
+  "$build/bin/kafka_passthrough" "${KAFKA_BENCH_MESSAGES:-1000000}"
+fi

@@ -1,0 +1,358 @@
+// bench/kafka_passthrough: N small messages preloaded into a 4-partition topic on the broker
+// named by KAFKA_BROKERS, then moved to another topic twice in the same run:
+//   1. a bare librdkafka loop: group consumer, idempotent producer, offsets committed by hand
+//      once the copy is confirmed (the baseline);
+//   2. `sidecar` (kafka transport → echo handler → kafka transport, offsets committed after the
+//      echo is confirmed).
+// Each is timed from its first message in the output topic to the Nth (output counted by high
+// watermarks). Prints both rates, their ratio and the sidecar's resident memory.
+//   kafka_passthrough [messages=1000000]
+// Tuning without rebuilding: KAFKA_BENCH_WORKERS, KAFKA_BENCH_BATCH, KAFKA_BENCH_QUEUE and
+// KAFKA_BENCH_PROPS ("key=value,key=value": librdkafka properties for both contestants).
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka_client.hpp"
+#include "sidecar_process.hpp"
+
+using namespace std::chrono;
+using sidecar::test::kafka::Client;
+using sidecar::test::kafka::ConfHandle;
+using sidecar::test::kafka::KafkaHandle;
+using sidecar::test::kafka::Properties;
+
+namespace {
+
+constexpr int kPartitions = 4;
+constexpr int kOrders = 10'000;
+
+std::string payload(long n) {
+  return fmt::format(R"({{"order_id":{},"n":{:010},"pad":"0123456789"}})", n % kOrders + 1, n);
+}
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
+}
+
+// librdkafka properties both contestants use: larger batches, a short linger, bigger fetches.
+Properties tuning() {
+  Properties p{
+      {"linger.ms", "5"},
+      {"batch.num.messages", "10000"},
+      {"queue.buffering.max.messages", "500000"},
+      {"fetch.max.bytes", "52428800"},
+      {"queued.min.messages", "100000"},
+  };
+  if (const char* extra = std::getenv("KAFKA_BENCH_PROPS")) {
+    std::string all = extra;
+    std::size_t pos = 0;
+    while (pos < all.size()) {
+      auto comma = std::min(all.find(',', pos), all.size());
+      auto item = all.substr(pos, comma - pos);
+      auto eq = item.find('=');
+      if (eq != std::string::npos) p[item.substr(0, eq)] = item.substr(eq + 1);
+      pos = comma + 1;
+    }
+  }
+  return p;
+}
+
+bool is_producer_property(const std::string& k) {
+  return k == "linger.ms" || k == "batch.num.messages" || k == "batch.size" ||
+         k.rfind("queue.buffering", 0) == 0 || k == "compression.type" || k == "acks";
+}
+
+bool is_consumer_property(const std::string& k) {
+  return k.rfind("fetch.", 0) == 0 || k.rfind("queued.", 0) == 0 ||
+         k == "max.partition.fetch.bytes";
+}
+
+ConfHandle conf_for(const std::string& brokers, const Properties& props, bool producer) {
+  ConfHandle conf(rd_kafka_conf_new());
+  char errstr[512];
+  auto set = [&](const std::string& k, const std::string& v) {
+    if (rd_kafka_conf_set(conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+      throw std::runtime_error(fmt::format("{}={}: {}", k, v, errstr));
+    }
+  };
+  set("bootstrap.servers", brokers);
+  for (const auto& [k, v] : props) {
+    if (producer ? is_consumer_property(k) : is_producer_property(k)) continue;
+    set(k, v);
+  }
+  return conf;
+}
+
+KafkaHandle make(rd_kafka_type_t type, ConfHandle conf) {
+  char errstr[512];
+  KafkaHandle rk(rd_kafka_new(type, conf.get(), errstr, sizeof errstr));
+  if (!rk) throw std::runtime_error(errstr);
+  (void)conf.release();
+  return rk;
+}
+
+// The baseline: what the sidecar does on the wire, with nothing in between.
+class BareLoop {
+ public:
+  BareLoop(const std::string& brokers, const Properties& props, std::string in, std::string out,
+           const std::string& group)
+      : in_(std::move(in)), out_(std::move(out)), done_(kPartitions, -1) {
+    ConfHandle pc = conf_for(brokers, props, true);
+    char errstr[512];
+    rd_kafka_conf_set(pc.get(), "enable.idempotence", "true", errstr, sizeof errstr);
+    rd_kafka_conf_set_dr_msg_cb(pc.get(), &BareLoop::on_delivery);
+    rd_kafka_conf_set_opaque(pc.get(), this);
+    producer_ = make(RD_KAFKA_PRODUCER, std::move(pc));
+    ConfHandle cc = conf_for(brokers, props, false);
+    for (const auto& [k, v] : Properties{{"group.id", group},
+                                         {"auto.offset.reset", "earliest"},
+                                         {"enable.auto.commit", "false"},
+                                         {"enable.auto.offset.store", "false"}}) {
+      rd_kafka_conf_set(cc.get(), k.c_str(), v.c_str(), errstr, sizeof errstr);
+    }
+    consumer_ = make(RD_KAFKA_CONSUMER, std::move(cc));
+    rd_kafka_poll_set_consumer(consumer_.get());
+  }
+
+  // Moves `n` messages; returns false when `deadline` passes first.
+  bool run(long n, steady_clock::time_point deadline) {
+    std::unique_ptr<rd_kafka_topic_partition_list_t,
+                    decltype(&rd_kafka_topic_partition_list_destroy)>
+        sub(rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
+    rd_kafka_topic_partition_list_add(sub.get(), in_.c_str(), RD_KAFKA_PARTITION_UA);
+    rd_kafka_subscribe(consumer_.get(), sub.get());
+    auto next_commit = steady_clock::now() + seconds(1);
+    while (delivered_ < n && steady_clock::now() < deadline) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 1);
+      if (m != nullptr) {
+        if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) copy(*m);
+        rd_kafka_message_destroy(m);
+      }
+      rd_kafka_poll(producer_.get(), 0);
+      if (steady_clock::now() >= next_commit) {
+        commit(true);
+        next_commit = steady_clock::now() + seconds(1);
+      }
+    }
+    rd_kafka_flush(producer_.get(), 30'000);
+    commit(false);
+    rd_kafka_consumer_close(consumer_.get());
+    return delivered_ >= n;
+  }
+
+ private:
+  void copy(const rd_kafka_message_t& m) {
+    // The opaque remembers where the message came from, for the commit after its delivery.
+    auto tag = (static_cast<std::uintptr_t>(m.partition) << 48) |
+               static_cast<std::uintptr_t>(m.offset);
+    for (;;) {
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          producer_.get(), RD_KAFKA_V_TOPIC(out_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(m.key, m.key_len), RD_KAFKA_V_VALUE(m.payload, m.len),
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        throw std::runtime_error(fmt::format("produce: {}", rd_kafka_err2str(err)));
+      }
+      rd_kafka_poll(producer_.get(), 5);
+    }
+  }
+
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<BareLoop*>(opaque);
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      fmt::print(stderr, "bare loop: delivery failed: {}\n", rd_kafka_err2str(m->err));
+      return;
+    }
+    auto tag = reinterpret_cast<std::uintptr_t>(m->_private);
+    auto partition = static_cast<std::size_t>(tag >> 48);
+    auto offset = static_cast<std::int64_t>(tag & ((std::uintptr_t{1} << 48) - 1));
+    // Same keys, same partitioner, same partition count: input partition p goes to output
+    // partition p, whose deliveries are reported in order, so the last one is a commit point.
+    if (partition < self->done_.size()) {
+      self->done_[partition] = std::max(self->done_[partition], offset);
+    }
+    ++self->delivered_;
+  }
+
+  void commit(bool async) {
+    std::unique_ptr<rd_kafka_topic_partition_list_t,
+                    decltype(&rd_kafka_topic_partition_list_destroy)>
+        list(rd_kafka_topic_partition_list_new(kPartitions), &rd_kafka_topic_partition_list_destroy);
+    for (std::size_t p = 0; p < done_.size(); ++p) {
+      if (done_[p] < 0) continue;
+      rd_kafka_topic_partition_list_add(list.get(), in_.c_str(), static_cast<std::int32_t>(p))
+          ->offset = done_[p] + 1;
+    }
+    if (list->cnt > 0) rd_kafka_commit(consumer_.get(), list.get(), async ? 1 : 0);
+  }
+
+  std::string in_;
+  std::string out_;
+  KafkaHandle producer_;
+  KafkaHandle consumer_;
+  std::vector<std::int64_t> done_;
+  long delivered_ = 0;
+};
+
+struct Span {
+  double seconds = 0;
+  bool complete = false;
+};
+
+// From the first message in `topic` to the `n`th, by its high watermarks; `tick` runs between
+// looks (the sidecar's memory sampling).
+template <class Tick>
+Span watch_output(Client& client, const std::string& topic, long n,
+                  steady_clock::time_point deadline, Tick tick) {
+  std::optional<steady_clock::time_point> first;
+  while (steady_clock::now() < deadline) {
+    auto total = client.total(topic, kPartitions);
+    auto now = steady_clock::now();
+    if (total > 0 && !first) first = now;
+    if (total >= n) return {duration<double>(now - *first).count(), true};
+    tick();
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return {first ? duration<double>(steady_clock::now() - *first).count() : 0, false};
+}
+
+long status_kb(pid_t pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(std::string(field).size()));
+  }
+  return -1;
+}
+
+std::string suffix() {
+  std::mt19937_64 gen{std::random_device{}()};
+  return fmt::format("{:08x}", static_cast<std::uint32_t>(gen()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const long n = argc > 1 ? std::stol(argv[1]) : 1'000'000;
+  const char* brokers_env = std::getenv("KAFKA_BROKERS");
+  if (brokers_env == nullptr || *brokers_env == '\0') {
+    fmt::print(stderr, "kafka_passthrough: KAFKA_BROKERS is not set (tests/kafka/broker.sh start; "
+                       "eval \"$(tests/kafka/broker.sh env)\")\n");
+    return 2;
+  }
+  const std::string brokers = brokers_env;
+  const int workers = env_int("KAFKA_BENCH_WORKERS", 2);
+  const int batch = env_int("KAFKA_BENCH_BATCH", 256);
+  const int queue = env_int("KAFKA_BENCH_QUEUE", 65536);
+  const Properties props = tuning();
+  const std::string run = suffix();
+  const std::string in = "bench-in-" + run, bare_out = "bench-bare-out-" + run,
+                    side_out = "bench-sidecar-out-" + run, dlq = "bench-dlq-" + run;
+
+  Client client(brokers, {{"linger.ms", "20"}, {"batch.num.messages", "10000"},
+                          {"queue.buffering.max.messages", "1000000"}});
+  for (const auto& t : {in, bare_out, side_out}) client.create_topic(t, kPartitions);
+  client.create_topic(dlq, 1);
+  fmt::print("kafka_passthrough: {} messages of {} bytes, {} partitions, broker {}\n", n,
+             payload(0).size(), kPartitions, brokers);
+  std::string described;
+  for (const auto& [k, v] : props) described += fmt::format("{}{}={}", described.empty() ? "" : " ", k, v);
+  fmt::print("  librdkafka: {}\n", described);
+  auto t0 = steady_clock::now();
+  for (long i = 0; i < n; ++i) client.produce(in, std::to_string(i % kOrders + 1), payload(i));
+  client.flush(seconds(300));
+  fmt::print("  preload                          : {:>10.0f} msgs/s\n",
+             static_cast<double>(n) / duration<double>(steady_clock::now() - t0).count());
+
+  // 1. The bare loop, in a thread of its own; the output is watched the same way for both.
+  BareLoop bare(brokers, props, in, bare_out, "bench-bare-" + run);
+  const auto deadline = [] { return steady_clock::now() + seconds(600); };
+  std::thread loop([&, d = deadline()] {
+    if (!bare.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
+  });
+  Span base = watch_output(client, bare_out, n, deadline(), [] {});
+  loop.join();
+  fmt::print("  bare librdkafka consume→produce  : {:>10.0f} msgs/s{}\n",
+             base.complete ? static_cast<double>(n) / base.seconds : 0.0,
+             base.complete ? "" : " (incomplete)");
+
+  // 2. The sidecar.
+  std::string lib;
+  for (const auto& [k, v] : props) lib += fmt::format("\n        {}: \"{}\"", k, v);
+  std::string config = fmt::format(R"(log_level: warn
+plugin_dir: ${{SIDECAR_PLUGIN_DIR}}
+admin: ${{ADMIN_ADDR}}
+dead_letter: {dlq}
+bus:
+  workers: {workers}
+  queue_capacity: {queue}
+transports:
+  kafka:
+    plugin: kafka
+    options:
+      brokers: {brokers}
+      group_id: bench-sidecar-{run}
+      librdkafka:{lib}
+handlers:
+  echo:
+    plugin: echo
+    batch_size: {batch}
+    options:
+      to: {out}
+routes:
+  - {{topic: {in}, transport: kafka, handler: echo}}
+outputs:
+  "*": kafka
+)",
+                                   fmt::arg("dlq", dlq), fmt::arg("workers", workers),
+                                   fmt::arg("queue", queue), fmt::arg("brokers", brokers),
+                                   fmt::arg("run", run), fmt::arg("lib", lib),
+                                   fmt::arg("batch", batch), fmt::arg("out", side_out),
+                                   fmt::arg("in", in));
+  sidecar::test::SidecarProcess proc(config);
+  proc.start();
+  if (!proc.wait_ready(seconds(30))) {
+    fmt::print(stderr, "sidecar did not become ready:\n{}\n", proc.log());
+    return 1;
+  }
+  long rss_max = 0;
+  Span side = watch_output(client, side_out, n, deadline(),
+                           [&] { rss_max = std::max(rss_max, status_kb(proc.pid(), "VmRSS:")); });
+  long rss_after = status_kb(proc.pid(), "VmRSS:");
+  long hwm = status_kb(proc.pid(), "VmHWM:");
+  // Offsets committed: the group reaches the input's end once the last echo is confirmed.
+  auto highs = client.high_watermarks(in, kPartitions);
+  bool committed = sidecar::test::kafka::eventually(
+      [&] { return client.committed("bench-sidecar-" + run, in, kPartitions) == highs; },
+      seconds(60), milliseconds(200));
+  int code = proc.terminate();
+  double base_rate = base.complete ? static_cast<double>(n) / base.seconds : 0;
+  double side_rate = side.complete ? static_cast<double>(n) / side.seconds : 0;
+  fmt::print("  sidecar (kafka → echo → kafka)   : {:>10.0f} msgs/s{}   (workers {}, batch {}, "
+             "queue {})\n",
+             side_rate, side.complete ? "" : " (incomplete)", workers, batch, queue);
+  fmt::print("  ratio sidecar / bare             : {:>10.2f}   (goal >= 0.80)\n",
+             base_rate > 0 ? side_rate / base_rate : 0);
+  fmt::print("  sidecar resident memory          : {:>10.1f} MB at most sampled, {:.1f} MB after, "
+             "{:.1f} MB peak (VmHWM)\n",
+             rss_max / 1024.0, rss_after / 1024.0, hwm / 1024.0);
+  fmt::print("  offsets committed to the end     : {:>10}\n", committed ? "yes" : "NO");
+  fmt::print("  exit code after SIGTERM          : {:>10}\n", code);
+  return side.complete && base.complete && committed && code == 0 ? 0 : 1;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "kafka_passthrough: {}\n", e.what());
+  return 1;
+}
