@@ -13,6 +13,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -155,8 +156,8 @@ class BareLoop {
  private:
   void copy(const rd_kafka_message_t& m) {
     // The opaque remembers where the message came from, for the commit after its delivery.
-    auto tag = (static_cast<std::uintptr_t>(m.partition) << 48) |
-               static_cast<std::uintptr_t>(m.offset);
+    auto tag =
+        (static_cast<std::uintptr_t>(m.partition) << 48) | static_cast<std::uintptr_t>(m.offset);
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -190,7 +191,8 @@ class BareLoop {
   void commit(bool async) {
     std::unique_ptr<rd_kafka_topic_partition_list_t,
                     decltype(&rd_kafka_topic_partition_list_destroy)>
-        list(rd_kafka_topic_partition_list_new(kPartitions), &rd_kafka_topic_partition_list_destroy);
+        list(rd_kafka_topic_partition_list_new(kPartitions),
+             &rd_kafka_topic_partition_list_destroy);
     for (std::size_t p = 0; p < done_.size(); ++p) {
       if (done_[p] < 0) continue;
       rd_kafka_topic_partition_list_add(list.get(), in_.c_str(), static_cast<std::int32_t>(p))
@@ -249,8 +251,9 @@ int main(int argc, char** argv) try {
   const long n = argc > 1 ? std::stol(argv[1]) : 1'000'000;
   const char* brokers_env = std::getenv("KAFKA_BROKERS");
   if (brokers_env == nullptr || *brokers_env == '\0') {
-    fmt::print(stderr, "kafka_passthrough: KAFKA_BROKERS is not set (tests/kafka/broker.sh start; "
-                       "eval \"$(tests/kafka/broker.sh env)\")\n");
+    fmt::print(stderr,
+               "kafka_passthrough: KAFKA_BROKERS is not set (tests/kafka/broker.sh start; "
+               "eval \"$(tests/kafka/broker.sh env)\")\n");
     return 2;
   }
   const std::string brokers = brokers_env;
@@ -262,14 +265,16 @@ int main(int argc, char** argv) try {
   const std::string in = "bench-in-" + run, bare_out = "bench-bare-out-" + run,
                     side_out = "bench-sidecar-out-" + run, dlq = "bench-dlq-" + run;
 
-  Client client(brokers, {{"linger.ms", "20"}, {"batch.num.messages", "10000"},
+  Client client(brokers, {{"linger.ms", "20"},
+                          {"batch.num.messages", "10000"},
                           {"queue.buffering.max.messages", "1000000"}});
   for (const auto& t : {in, bare_out, side_out}) client.create_topic(t, kPartitions);
   client.create_topic(dlq, 1);
   fmt::print("kafka_passthrough: {} messages of {} bytes, {} partitions, broker {}\n", n,
              payload(0).size(), kPartitions, brokers);
   std::string described;
-  for (const auto& [k, v] : props) described += fmt::format("{}{}={}", described.empty() ? "" : " ", k, v);
+  for (const auto& [k, v] : props)
+    described += fmt::format("{}{}={}", described.empty() ? "" : " ", k, v);
   fmt::print("  librdkafka: {}\n", described);
   auto t0 = steady_clock::now();
   for (long i = 0; i < n; ++i) client.produce(in, std::to_string(i % kOrders + 1), payload(i));
@@ -292,7 +297,8 @@ int main(int argc, char** argv) try {
   // 2. The sidecar.
   std::string lib;
   for (const auto& [k, v] : props) lib += fmt::format("\n        {}: \"{}\"", k, v);
-  std::string config = fmt::format(R"(log_level: warn
+  std::string config =
+      fmt::format(R"(log_level: warn
 plugin_dir: ${{SIDECAR_PLUGIN_DIR}}
 admin: ${{ADMIN_ADDR}}
 dead_letter: {dlq}
@@ -317,17 +323,18 @@ routes:
 outputs:
   "*": kafka
 )",
-                                   fmt::arg("dlq", dlq), fmt::arg("workers", workers),
-                                   fmt::arg("queue", queue), fmt::arg("brokers", brokers),
-                                   fmt::arg("run", run), fmt::arg("lib", lib),
-                                   fmt::arg("batch", batch), fmt::arg("out", side_out),
-                                   fmt::arg("in", in));
+                  fmt::arg("dlq", dlq), fmt::arg("workers", workers), fmt::arg("queue", queue),
+                  fmt::arg("brokers", brokers), fmt::arg("run", run), fmt::arg("lib", lib),
+                  fmt::arg("batch", batch), fmt::arg("out", side_out), fmt::arg("in", in));
   sidecar::test::SidecarProcess proc(config);
   proc.start();
   if (!proc.wait_ready(seconds(30))) {
     fmt::print(stderr, "sidecar did not become ready:\n{}\n", proc.log());
     return 1;
   }
+  // For `perf record -g -p PID` while it runs.
+  fmt::print("  sidecar pid {} (config {})\n", proc.pid(), proc.config_path());
+  std::fflush(stdout);
   long rss_max = 0;
   Span side = watch_output(client, side_out, n, deadline(),
                            [&] { rss_max = std::max(rss_max, status_kb(proc.pid(), "VmRSS:")); });
@@ -341,14 +348,16 @@ outputs:
   int code = proc.terminate();
   double base_rate = base.complete ? static_cast<double>(n) / base.seconds : 0;
   double side_rate = side.complete ? static_cast<double>(n) / side.seconds : 0;
-  fmt::print("  sidecar (kafka → echo → kafka)   : {:>10.0f} msgs/s{}   (workers {}, batch {}, "
-             "queue {})\n",
-             side_rate, side.complete ? "" : " (incomplete)", workers, batch, queue);
+  fmt::print(
+      "  sidecar (kafka → echo → kafka)   : {:>10.0f} msgs/s{}   (workers {}, batch {}, "
+      "queue {})\n",
+      side_rate, side.complete ? "" : " (incomplete)", workers, batch, queue);
   fmt::print("  ratio sidecar / bare             : {:>10.2f}   (goal >= 0.80)\n",
              base_rate > 0 ? side_rate / base_rate : 0);
-  fmt::print("  sidecar resident memory          : {:>10.1f} MB at most sampled, {:.1f} MB after, "
-             "{:.1f} MB peak (VmHWM)\n",
-             rss_max / 1024.0, rss_after / 1024.0, hwm / 1024.0);
+  fmt::print(
+      "  sidecar resident memory          : {:>10.1f} MB at most sampled, {:.1f} MB after, "
+      "{:.1f} MB peak (VmHWM)\n",
+      rss_max / 1024.0, rss_after / 1024.0, hwm / 1024.0);
   fmt::print("  offsets committed to the end     : {:>10}\n", committed ? "yes" : "NO");
   fmt::print("  exit code after SIGTERM          : {:>10}\n", code);
   return side.complete && base.complete && committed && code == 0 ? 0 : 1;

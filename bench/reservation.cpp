@@ -55,8 +55,9 @@ void reset(const std::string& dsn) {
   pqxx::work tx(c);
   tx.exec("TRUNCATE reservations, handled_keys, outbox, order_decisions, order_items");
   tx.exec("DELETE FROM products");
-  tx.exec("INSERT INTO products (id, name, count) SELECT g, 'bench-' || g, 1000000000 "
-          "FROM generate_series(1, 999) g");
+  tx.exec(
+      "INSERT INTO products (id, name, count) SELECT g, 'bench-' || g, 1000000000 "
+      "FROM generate_series(1, 999) g");
   tx.exec("CREATE SEQUENCE IF NOT EXISTS bench_order_ids START 100000000");
   tx.commit();
   c.disconnect();
@@ -100,10 +101,13 @@ RunResult drive(const std::string& endpoint, long orders, int clients, double pa
   while (done < orders) {
     for (int i = 0; i < clients && sent < orders; ++i) {
       if (busy[i]) continue;
-      if (pace > 0 && sent >= static_cast<long>(duration<double>(steady_clock::now() - t0).count() * pace)) break;
+      if (pace > 0 &&
+          sent >= static_cast<long>(duration<double>(steady_clock::now() - t0).count() * pace))
+        break;
       send(i);
     }
-    if (zmq::poll(items.data(), items.size(), milliseconds(pace > 0 ? 1 : 10000)) == 0 && pace <= 0) {
+    if (zmq::poll(items.data(), items.size(), milliseconds(pace > 0 ? 1 : 10000)) == 0 &&
+        pace <= 0) {
       fmt::print(stderr, "timed out with {} of {} answered\n", done, orders);
       break;
     }
@@ -182,7 +186,8 @@ RunResult run_sidecar_mode(const std::string& dsn, const std::string& redis, int
 }
 
 // pgbench's orders per second for a script that does `per_tx` orders per transaction.
-double pgbench(const std::string& dsn, const std::string& script, int conns, int seconds_, int per_tx) {
+double pgbench(const std::string& dsn, const std::string& script, int conns, int seconds_,
+               int per_tx) {
   reset(dsn);
   vacuum(dsn);
   auto cmd = fmt::format("pgbench -n -c {0} -j {0} -T {1} -f '{2}' '{3}' 2>&1", conns, seconds_,
@@ -213,8 +218,9 @@ int main(int argc, char** argv) {
     // Migrations through the sidecar itself, so the bench runs on the real schema.
     int in_port = free_port(), out_port = free_port();
     sidecar::test::SidecarProcess cfg(config(in_port, out_port, workers, 1, redis));
-    auto m = sidecar::test::run_sidecar({"migrate", "-c", cfg.config_path()},
-                                        {{"SIDECAR_PLUGIN_DIR", sidecar::test::build_dir() + "/plugins"}});
+    auto m = sidecar::test::run_sidecar(
+        {"migrate", "-c", cfg.config_path()},
+        {{"SIDECAR_PLUGIN_DIR", sidecar::test::build_dir() + "/plugins"}});
     if (m.exit_code != 0) {
       fmt::print(stderr, "migrate failed:\n{}{}\n", m.out, m.err);
       return 1;
@@ -224,20 +230,28 @@ int main(int argc, char** argv) {
   fmt::print("reservation: {} orders of 3 lines, {} workers, PostgreSQL{}\n", orders, workers,
              redis.empty() ? "" : " + Redis");
   auto b1 = run_sidecar_mode(dsn, redis, workers, 1, orders, 0, 1'000'000);
-  fmt::print("  sidecar, batches of 1  : {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  ({} ok, {} other)\n",
-             b1.rate, b1.p50_ms, b1.p99_ms, b1.ok, b1.other);
+  fmt::print(
+      "  sidecar, batches of 1  : {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  ({} ok, {} "
+      "other)\n",
+      b1.rate, b1.p50_ms, b1.p99_ms, b1.ok, b1.other);
   auto b64 = run_sidecar_mode(dsn, redis, workers, 64, orders, 0, 2'000'000);
-  fmt::print("  sidecar, batches of 64 : {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  ({} ok, {} other)\n",
-             b64.rate, b64.p50_ms, b64.p99_ms, b64.ok, b64.other);
+  fmt::print(
+      "  sidecar, batches of 64 : {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  ({} ok, {} "
+      "other)\n",
+      b64.rate, b64.p50_ms, b64.p99_ms, b64.ok, b64.other);
   auto paced = run_sidecar_mode(dsn, redis, workers, 1, 5000, 500, 3'000'000);
-  fmt::print("  sidecar at 500 orders/s: {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  (goal p99 <= 10 ms)\n",
-             paced.rate, paced.p50_ms, paced.p99_ms);
+  fmt::print(
+      "  sidecar at 500 orders/s: {:>8.0f} orders/s  p50 {:.2f} ms  p99 {:.2f} ms  (goal p99 <= 10 "
+      "ms)\n",
+      paced.rate, paced.p50_ms, paced.p99_ms);
   double pg1 = pgbench(dsn, sql + "reserve_one.sql", workers, 15, 1);
   fmt::print("  pgbench, 1 order/stmt  : {:>8.0f} orders/s\n", pg1);
   double pg64 = pgbench(dsn, sql + "reserve_64.sql", workers, 15, 64);
   fmt::print("  pgbench, 64 orders/stmt: {:>8.0f} orders/s\n", pg64);
-  fmt::print("  ratio batches of 1  / pgbench 1 order  : {:.2f} (goal >= 0.9)\n", pg1 > 0 ? b1.rate / pg1 : 0);
-  fmt::print("  ratio batches of 64 / pgbench 64 orders: {:.2f} (goal >= 0.8)\n", pg64 > 0 ? b64.rate / pg64 : 0);
+  fmt::print("  ratio batches of 1  / pgbench 1 order  : {:.2f} (goal >= 0.9)\n",
+             pg1 > 0 ? b1.rate / pg1 : 0);
+  fmt::print("  ratio batches of 64 / pgbench 64 orders: {:.2f} (goal >= 0.8)\n",
+             pg64 > 0 ? b64.rate / pg64 : 0);
   reset(dsn);
   return b1.ok > 0 && b64.ok > 0 ? 0 : 1;
 }

@@ -131,7 +131,8 @@ outputs:
 )",
                                    in_port, out_port);
 
-  fmt::print("zeromq_passthrough: {} messages of {} bytes, window {}\n", n, kPayload.size(), window);
+  fmt::print("zeromq_passthrough: {} messages of {} bytes, window {}\n", n, kPayload.size(),
+             window);
   double base = bare_echo(n, window);
   fmt::print("  bare cppzmq ROUTER echo + PUB : {:>10.0f} msgs/s\n", base);
 
@@ -149,7 +150,8 @@ outputs:
   long after = rss_kb(proc.pid());
   int code = proc.terminate();
   fmt::print("  sidecar (zeromq -> echo -> zeromq): {:>10.0f} msgs/s\n", side);
-  fmt::print("  ratio sidecar / bare              : {:>10.2f}   (goal >= 0.80)\n", base > 0 ? side / base : 0);
+  fmt::print("  ratio sidecar / bare              : {:>10.2f}   (goal >= 0.80)\n",
+             base > 0 ? side / base : 0);
   fmt::print("  resident memory idle              : {:>10.1f} MB (goal <= 20)\n", idle / 1024.0);
   fmt::print("  resident memory after the run     : {:>10.1f} MB (goal <= 64)\n", after / 1024.0);
   fmt::print("  start to /readyz 200              : {:>10.1f} ms (goal <= 200)\n", ready_ms);

@@ -14,13 +14,15 @@ struct AdminServer::Impl {
 
 std::pair<std::string, int> split_host_port(const std::string& address) {
   auto colon = address.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("expected host:port, got \"" + address + "\"");
+  if (colon == std::string::npos)
+    throw std::invalid_argument("expected host:port, got \"" + address + "\"");
   auto port = parse_integer(address.substr(colon + 1));
   if (!port || *port < 0 || *port > 65535) {
     throw std::invalid_argument("bad port in \"" + address + "\"");
   }
   std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
   return {host, static_cast<int>(*port)};
 }

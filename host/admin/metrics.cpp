@@ -98,9 +98,12 @@ std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
-    const char* type = f.type == Type::counter ? "counter" : f.type == Type::gauge ? "gauge" : "histogram";
+    const char* type = f.type == Type::counter ? "counter"
+                       : f.type == Type::gauge ? "gauge"
+                                               : "histogram";
     out += fmt::format("# TYPE {} {}\n", name, type);
-    for (const auto& [labels, s] : f.series) out += fmt::format("{}{} {}\n", name, labels, s->get());
+    for (const auto& [labels, s] : f.series)
+      out += fmt::format("{}{} {}\n", name, labels, s->get());
     for (const auto& [labels, h] : f.histograms) h->render(out, name, labels);
   }
   return out;

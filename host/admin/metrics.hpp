@@ -53,7 +53,7 @@ class Metrics {
   enum class Type { counter, gauge, histogram };
   struct Family {
     Type type;
-    std::map<std::string, Series*> series;        // rendered labels -> series
+    std::map<std::string, Series*> series;  // rendered labels -> series
     std::map<std::string, Histogram*> histograms;
   };
   Family& family(std::string_view name, Type type);

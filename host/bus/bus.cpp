@@ -48,10 +48,12 @@ Bus::Bus(BusOptions options, std::vector<Transport*> transports,
     st->dead = &metrics.counter("sidecar_messages_dead_lettered_total", labels);
     st->retries = &metrics.counter("sidecar_retries_total", labels);
     st->failures = &metrics.counter("sidecar_handler_failures_total", labels);
-    st->latency = &metrics.histogram("sidecar_handler_duration_seconds", {{"handler", handlers_[r.handler].name}});
+    st->latency = &metrics.histogram("sidecar_handler_duration_seconds",
+                                     {{"handler", handlers_[r.handler].name}});
     routes_[{r.transport, r.topic}] = std::move(st);
   }
-  for (std::size_t i = 0; i < transports_.size(); ++i) sinks_.push_back(std::make_unique<Sink>(*this, i));
+  for (std::size_t i = 0; i < transports_.size(); ++i)
+    sinks_.push_back(std::make_unique<Sink>(*this, i));
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.bus.workers); ++i) {
     workers_.push_back(std::make_unique<Worker>());
   }
@@ -136,7 +138,8 @@ void Bus::worker_loop(std::size_t index) {
       if (stopping_) return;
       std::size_t handler = w.queue.front().route->route.handler;
       std::size_t max = handlers_[handler].batch_size;
-      while (!w.queue.empty() && batch.size() < max && w.queue.front().route->route.handler == handler) {
+      while (!w.queue.empty() && batch.size() < max &&
+             w.queue.front().route->route.handler == handler) {
         batch.push_back(std::move(w.queue.front()));
         w.queue.pop_front();
       }
@@ -170,8 +173,8 @@ std::vector<Outcome> Bus::call_handler(const BusHandler& h, std::vector<Item>& i
     outcomes.assign(items.size(), Outcome::failed("exception: unknown"));
   }
   if (outcomes.size() != items.size()) {
-    auto why = fmt::format("handler {} returned {} outcomes for {} messages", h.name, outcomes.size(),
-                           items.size());
+    auto why = fmt::format("handler {} returned {} outcomes for {} messages", h.name,
+                           outcomes.size(), items.size());
     outcomes.assign(items.size(), Outcome::failed(why));
   }
   return outcomes;
@@ -193,16 +196,18 @@ void Bus::process(std::vector<Item> batch, std::size_t worker) {
       if (o.kind == OutcomeKind::retry) {
         hint = o.retry_after;
         item.route->retries->add(1);
-        log_warn("handler asked to retry", {{"handler", h.name}, {"id", item.msg.id}, {"reason", o.reason}});
+        log_warn("handler asked to retry",
+                 {{"handler", h.name}, {"id", item.msg.id}, {"reason", o.reason}});
         break;
       }
       if (o.kind == OutcomeKind::failed) {
         item.route->failures->add(1);
         if (++item.failures < options_.bus.max_attempts) {
           item.route->retries->add(1);
-          log_warn("handler failed; will retry",
-                   {{"handler", h.name}, {"id", item.msg.id}, {"reason", o.reason},
-                    {"attempt", std::to_string(item.failures)}});
+          log_warn("handler failed; will retry", {{"handler", h.name},
+                                                  {"id", item.msg.id},
+                                                  {"reason", o.reason},
+                                                  {"attempt", std::to_string(item.failures)}});
           break;
         }
         auto reason = fmt::format("failed after {} attempts: {}", item.failures, o.reason);
@@ -251,7 +256,8 @@ void Bus::finish(Item& item, Outcome& o) {
 
 void Bus::dead_letter(Item item, std::string reason, const std::string& handler) {
   item.route->dead->add(1);
-  log_warn("dead-lettering message", {{"id", item.msg.id}, {"topic", item.msg.topic}, {"reason", reason}});
+  log_warn("dead-lettering message",
+           {{"id", item.msg.id}, {"topic", item.msg.topic}, {"reason", reason}});
   Message dl;
   dl.topic = options_.dead_letter_topic;
   dl.key = item.msg.key;
@@ -270,8 +276,9 @@ void Bus::dead_letter(Item item, std::string reason, const std::string& handler)
 }
 
 void Bus::publish_reliably(Message msg, std::function<void()> on_confirmed) {
-  auto a = std::make_shared<PublishAttempt>(PublishAttempt{
-      std::move(msg), std::move(on_confirmed), Backoff(options_.bus.backoff_initial, options_.bus.backoff_max)});
+  auto a = std::make_shared<PublishAttempt>(
+      PublishAttempt{std::move(msg), std::move(on_confirmed),
+                     Backoff(options_.bus.backoff_initial, options_.bus.backoff_max)});
   attempt_publish(std::move(a));
 }
 
@@ -314,14 +321,10 @@ bool Bus::drain(std::chrono::milliseconds timeout) {
 void Bus::stop() {
   closing_ = true;
   if (stopping_.exchange(true)) return;
-  {
-    std::lock_guard lock(sleep_mu_);
-  }
+  { std::lock_guard lock(sleep_mu_); }
   sleep_cv_.notify_all();
   for (auto& w : workers_) {
-    {
-      std::lock_guard lock(w->mu);
-    }
+    { std::lock_guard lock(w->mu); }
     w->cv.notify_all();
   }
   for (auto& w : workers_) {

@@ -47,9 +47,9 @@ struct BusRoute {
 
 class Bus {
  public:
-  Bus(BusOptions options, std::vector<Transport*> transports, std::vector<std::string> transport_names,
-      std::vector<BusHandler> handlers, const std::vector<BusRoute>& routes, Publisher publisher,
-      Metrics& metrics);
+  Bus(BusOptions options, std::vector<Transport*> transports,
+      std::vector<std::string> transport_names, std::vector<BusHandler> handlers,
+      const std::vector<BusRoute>& routes, Publisher publisher, Metrics& metrics);
   ~Bus();
   Bus(const Bus&) = delete;
   Bus& operator=(const Bus&) = delete;

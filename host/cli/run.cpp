@@ -38,7 +38,8 @@ int cmd_run(const CommandLine& cl) {
     pipeline.stop();
     return 1;
   }
-  log_info("sidecar running", {{"config", config->file}, {"admin", fmt::format("{}", admin.port())}});
+  log_info("sidecar running",
+           {{"config", config->file}, {"admin", fmt::format("{}", admin.port())}});
   while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   log_info("stopping: draining in-flight messages");
   pipeline.stop();

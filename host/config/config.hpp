@@ -18,8 +18,8 @@ namespace sidecar::host {
 
 struct SourceMark {
   std::string file;
-  int line = 0;    // 1-based; 0 = unknown
-  int column = 0;  // 1-based
+  int line = 0;     // 1-based; 0 = unknown
+  int column = 0;   // 1-based
   std::string key;  // dotted path, e.g. transports.zmq.options.bind_in
 };
 
@@ -27,9 +27,9 @@ struct SourceMark {
 struct RawOption {
   enum class Kind { scalar, sequence, map };
   Kind kind = Kind::scalar;
-  std::string scalar;                           // env-expanded
-  std::vector<std::string> items;               // sequence of scalars
-  std::map<std::string, std::string> entries;   // map of scalars
+  std::string scalar;                          // env-expanded
+  std::vector<std::string> items;              // sequence of scalars
+  std::map<std::string, std::string> entries;  // map of scalars
   SourceMark mark;
 };
 

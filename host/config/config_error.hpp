@@ -6,7 +6,8 @@
 
 namespace sidecar::host {
 
-// Names the file, line and key, like a compiler: "configs/dev.yaml:12:5: handlers.echo.options.to: ..."
+// Names the file, line and key, like a compiler: "configs/dev.yaml:12:5: handlers.echo.options.to:
+// ..."
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(const SourceMark& mark, const std::string& message)

@@ -50,7 +50,8 @@ class Reader {
     return m;
   }
 
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& msg) const {
+  [[noreturn]] void fail(const YAML::Node& node, const std::string& key,
+                         const std::string& msg) const {
     throw ConfigError(mark(node, key), msg);
   }
 
@@ -202,7 +203,8 @@ Config read(const Reader& r, const YAML::Node& root) {
     if (const YAML::Node n = bus["backoff_initial"]) {
       c.bus.backoff_initial = r.duration(n, "bus.backoff_initial");
     }
-    if (const YAML::Node n = bus["backoff_max"]) c.bus.backoff_max = r.duration(n, "bus.backoff_max");
+    if (const YAML::Node n = bus["backoff_max"])
+      c.bus.backoff_max = r.duration(n, "bus.backoff_max");
     if (const YAML::Node n = bus["drain_timeout"]) {
       c.bus.drain_timeout = r.duration(n, "bus.drain_timeout");
     }
@@ -211,12 +213,14 @@ Config read(const Reader& r, const YAML::Node& root) {
   c.handlers = read_instances(r, root, "handlers", true);
   for (const auto& h : c.handlers) {
     if (c.transport(h.name)) {
-      throw ConfigError(h.mark, "the name is used by a transport too; instance names must be unique");
+      throw ConfigError(h.mark,
+                        "the name is used by a transport too; instance names must be unique");
     }
   }
 
   if (const YAML::Node routes = root["routes"]) {
-    if (!routes.IsSequence()) r.fail(routes, "routes", "expected a list of {topic, transport, handler}");
+    if (!routes.IsSequence())
+      r.fail(routes, "routes", "expected a list of {topic, transport, handler}");
     for (std::size_t i = 0; i < routes.size(); ++i) {
       const YAML::Node n = routes[i];
       std::string where = "routes[" + std::to_string(i) + "]";
@@ -239,8 +243,9 @@ Config read(const Reader& r, const YAML::Node& root) {
       }
       for (const auto& other : c.routes) {
         if (other.topic == rc.topic && other.transport == rc.transport) {
-          r.fail(n["topic"], where + ".topic",
-                 "topic \"" + rc.topic + "\" on transport \"" + rc.transport + "\" is routed twice");
+          r.fail(
+              n["topic"], where + ".topic",
+              "topic \"" + rc.topic + "\" on transport \"" + rc.transport + "\" is routed twice");
         }
       }
       c.routes.push_back(std::move(rc));
@@ -248,7 +253,8 @@ Config read(const Reader& r, const YAML::Node& root) {
   }
 
   if (const YAML::Node outputs = root["outputs"]) {
-    if (!outputs.IsMap()) r.fail(outputs, "outputs", "expected a map of topic (or \"*\") to transport");
+    if (!outputs.IsMap())
+      r.fail(outputs, "outputs", "expected a map of topic (or \"*\") to transport");
     for (auto it = outputs.begin(); it != outputs.end(); ++it) {
       auto topic = it->first.Scalar();
       std::string where = "outputs." + topic;
@@ -291,7 +297,9 @@ Config parse(const std::string& text, const std::string& name) {
 
 }  // namespace
 
-Config load_config_text(const std::string& text, const std::string& name) { return parse(text, name); }
+Config load_config_text(const std::string& text, const std::string& name) {
+  return parse(text, name);
+}
 
 Config load_config_file(const std::string& path) {
   std::ifstream in(path);

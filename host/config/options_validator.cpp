@@ -41,8 +41,8 @@ OptionValue scalar_value(const OptionSpec& spec, const RawOption& raw) {
     std::string hint;
     if (spec.type == OptionType::duration) hint = " (such as 250ms, 5s or 2m)";
     if (spec.type == OptionType::boolean) hint = " (true or false)";
-    throw ConfigError(raw.mark, "expected " + a_type(spec.type) + hint + ", got \"" +
-                                    raw.scalar + "\"");
+    throw ConfigError(raw.mark,
+                      "expected " + a_type(spec.type) + hint + ", got \"" + raw.scalar + "\"");
   }
   return *v;
 }
@@ -55,7 +55,8 @@ std::string known_list(const std::vector<OptionSpec>& specs) {
 
 }  // namespace
 
-Options validate_options(const PluginInstanceConfig& instance, const std::vector<OptionSpec>& specs) {
+Options validate_options(const PluginInstanceConfig& instance,
+                         const std::vector<OptionSpec>& specs) {
   Options out;
   std::map<std::string, std::map<std::string, std::string>> maps;
   for (const auto& [key, raw] : instance.options) {
@@ -118,8 +119,9 @@ Options validate_options(const PluginInstanceConfig& instance, const std::vector
     if (spec.default_value.empty() && spec.type != OptionType::string) continue;
     auto v = parse_scalar_option(spec.type, spec.default_value);
     if (!v) {
-      throw ConfigError(instance.plugin_mark, "plugin \"" + instance.plugin +
-                                                  "\" declares an invalid default for " + spec.name);
+      throw ConfigError(
+          instance.plugin_mark,
+          "plugin \"" + instance.plugin + "\" declares an invalid default for " + spec.name);
     }
     out.set(spec.name, *v);
   }
@@ -155,8 +157,8 @@ std::string describe_options(const Options& options, const std::vector<OptionSpe
             out += "{";
             bool first = true;
             for (const auto& [k, val] : v) {
-              bool hide = k.find("password") != std::string::npos ||
-                          k.find("secret") != std::string::npos;
+              bool hide =
+                  k.find("password") != std::string::npos || k.find("secret") != std::string::npos;
               out += (first ? "" : ", ") + k + ": " + (hide ? "<redacted>" : val);
               first = false;
             }

@@ -20,7 +20,8 @@ bool looks_like_elf(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
   in.read(magic, 4);
-  return in.gcount() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' && magic[3] == 'F';
+  return in.gcount() == 4 && magic[0] == 0x7f && magic[1] == 'E' && magic[2] == 'L' &&
+         magic[3] == 'F';
 }
 
 }  // namespace
@@ -42,7 +43,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
     throw PluginError("cannot load plugin " + path + ": " + e.what());
   }
   if (!p->lib_->has(kManifestSymbol)) {
-    throw PluginError("not a sidecar plugin (no " + std::string(kManifestSymbol) + " manifest): " + path);
+    throw PluginError("not a sidecar plugin (no " + std::string(kManifestSymbol) +
+                      " manifest): " + path);
   }
   const auto& m = p->lib_->get_alias<const sidecar_manifest_v1>(kManifestSymbol);
   auto text = [](const char* s) { return std::string(s ? s : ""); };
@@ -57,7 +59,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
   }
   if (p->build_tag_ != SIDECAR_BUILD_TAG) {
     throw PluginError("plugin \"" + p->name_ + "\" (" + path + ") was built as \"" + p->build_tag_ +
-                      "\", but this host is \"" SIDECAR_BUILD_TAG "\": rebuild it against this SDK");
+                      "\", but this host is \"" SIDECAR_BUILD_TAG
+                      "\": rebuild it against this SDK");
   }
   if (m.kind != static_cast<std::uint32_t>(PluginKind::transport) &&
       m.kind != static_cast<std::uint32_t>(PluginKind::handler)) {
@@ -79,7 +82,8 @@ std::shared_ptr<PluginLibrary> PluginLibrary::load(const std::string& path) {
 }
 
 Made<Transport> PluginLibrary::create_transport(const Options& options) const {
-  if (kind_ != PluginKind::transport) return {nullptr, "plugin \"" + name_ + "\" is not a transport"};
+  if (kind_ != PluginKind::transport)
+    return {nullptr, "plugin \"" + name_ + "\" is not a transport"};
   return lib_->get_alias<CreateTransportFn>(kCreateSymbol)(options);
 }
 

@@ -62,9 +62,10 @@ void Logger::write(LogLevel level, std::string_view msg, const LogFields& fields
       std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  std::string line = fmt::format(R"({{"ts":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z","level":"{}","msg":"{}")",
-                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                                 tm.tm_sec, millis, level_name(level), json_escape(msg));
+  std::string line =
+      fmt::format(R"({{"ts":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z","level":"{}","msg":"{}")",
+                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  millis, level_name(level), json_escape(msg));
   for (const auto& [k, v] : fields) {
     line += fmt::format(R"(,"{}":"{}")", json_escape(k), json_escape(v));
   }

@@ -29,7 +29,8 @@ std::optional<LogLevel> parse_log_level(std::string_view text);
 std::string json_escape(std::string_view text);
 
 inline void log_debug(std::string_view msg, const LogFields& f = {}) {
-  if (Logger::instance().enabled(LogLevel::debug)) Logger::instance().write(LogLevel::debug, msg, f);
+  if (Logger::instance().enabled(LogLevel::debug))
+    Logger::instance().write(LogLevel::debug, msg, f);
 }
 inline void log_info(std::string_view msg, const LogFields& f = {}) {
   Logger::instance().write(LogLevel::info, msg, f);

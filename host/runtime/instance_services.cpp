@@ -15,14 +15,16 @@ bool InstanceServices::log_enabled(LogLevel level) const noexcept {
   return Logger::instance().enabled(level);
 }
 
-void InstanceServices::counter_add(std::string_view name, const Labels& labels, double value) noexcept {
+void InstanceServices::counter_add(std::string_view name, const Labels& labels,
+                                   double value) noexcept {
   try {
     metrics_.counter(name, labels).add(value);
   } catch (...) {
   }
 }
 
-void InstanceServices::gauge_set(std::string_view name, const Labels& labels, double value) noexcept {
+void InstanceServices::gauge_set(std::string_view name, const Labels& labels,
+                                 double value) noexcept {
   try {
     metrics_.gauge(name, labels).set(value);
   } catch (...) {

@@ -10,7 +10,8 @@ namespace sidecar::host {
 
 namespace {
 
-LoadedPlugins::Entry load_entry(const Config& config, const PluginInstanceConfig& inst, PluginKind kind) {
+LoadedPlugins::Entry load_entry(const Config& config, const PluginInstanceConfig& inst,
+                                PluginKind kind) {
   std::string dir = config.plugin_dir.empty() ? default_plugin_dir() : config.plugin_dir;
   auto path = plugin_path(dir, inst.plugin);
   std::shared_ptr<PluginLibrary> lib;
@@ -34,8 +35,10 @@ LoadedPlugins::Entry load_entry(const Config& config, const PluginInstanceConfig
 
 LoadedPlugins load_plugins(const Config& config) {
   LoadedPlugins out;
-  for (const auto& t : config.transports) out.transports.push_back(load_entry(config, t, PluginKind::transport));
-  for (const auto& h : config.handlers) out.handlers.push_back(load_entry(config, h, PluginKind::handler));
+  for (const auto& t : config.transports)
+    out.transports.push_back(load_entry(config, t, PluginKind::transport));
+  for (const auto& h : config.handlers)
+    out.handlers.push_back(load_entry(config, h, PluginKind::handler));
   return out;
 }
 
@@ -67,16 +70,16 @@ void Pipeline::build() {
   for (auto& e : loaded.transports) {
     auto made = e.library->create_transport(e.options);
     if (!made.object) {
-      throw ConfigError(e.config->plugin_mark,
-                        fmt::format("plugin \"{}\" refused its options: {}", e.library->name(), made.error));
+      throw ConfigError(e.config->plugin_mark, fmt::format("plugin \"{}\" refused its options: {}",
+                                                           e.library->name(), made.error));
     }
     transports_.push_back({e.library, std::move(made.object), e.config->name});
   }
   for (auto& e : loaded.handlers) {
     auto made = e.library->create_handler(e.options);
     if (!made.object) {
-      throw ConfigError(e.config->plugin_mark,
-                        fmt::format("plugin \"{}\" refused its options: {}", e.library->name(), made.error));
+      throw ConfigError(e.config->plugin_mark, fmt::format("plugin \"{}\" refused its options: {}",
+                                                           e.library->name(), made.error));
     }
     handlers_.push_back({e.library, std::move(made.object), e.config->name});
   }
@@ -104,7 +107,8 @@ void Pipeline::build() {
   };
   std::vector<BusRoute> routes;
   for (const auto& r : config_.routes) {
-    routes.push_back({r.topic, index_of(transports_, r.transport), index_of(handlers_, r.handler), r.key_field});
+    routes.push_back(
+        {r.topic, index_of(transports_, r.transport), index_of(handlers_, r.handler), r.key_field});
   }
   BusOptions bo{config_.bus, config_.max_message_bytes, config_.dead_letter_topic};
   bus_ = std::make_unique<Bus>(bo, tptrs, tnames, hs, routes, publish_fn, metrics_);
@@ -120,9 +124,12 @@ Status Pipeline::start() {
       if (r.transport == transports_[i].name) ctx.topics.push_back(r.topic);
     }
     auto st = transports_[i].object->start(ctx);
-    if (!st) return Status::error(fmt::format("transport {} failed to start: {}", transports_[i].name, st.message()));
+    if (!st)
+      return Status::error(
+          fmt::format("transport {} failed to start: {}", transports_[i].name, st.message()));
     ++transports_started_;
-    log_info("transport started", {{"name", transports_[i].name}, {"plugin", transports_[i].library->name()}});
+    log_info("transport started",
+             {{"name", transports_[i].name}, {"plugin", transports_[i].library->name()}});
   }
   for (std::size_t i = 0; i < handlers_.size(); ++i) {
     HandlerContext ctx;
@@ -130,9 +137,12 @@ Status Pipeline::start() {
     ctx.workers = workers;
     ctx.max_batch = config_.handlers[i].batch_size;
     auto st = handlers_[i].object->start(ctx);
-    if (!st) return Status::error(fmt::format("handler {} failed to start: {}", handlers_[i].name, st.message()));
+    if (!st)
+      return Status::error(
+          fmt::format("handler {} failed to start: {}", handlers_[i].name, st.message()));
     ++handlers_started_;
-    log_info("handler started", {{"name", handlers_[i].name}, {"plugin", handlers_[i].library->name()}});
+    log_info("handler started",
+             {{"name", handlers_[i].name}, {"plugin", handlers_[i].library->name()}});
   }
   bus_->start();
   started_ = true;

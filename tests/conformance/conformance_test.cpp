@@ -177,7 +177,8 @@ TEST_P(Conformance, StartsAndStopsTwiceAndStopsWithoutStart) {
       m.topic = "conformance";
       m.payload = "{}";
       made.object->publish(m, [&](const Status&) { ++answered; });
-      for (int i = 0; i < 200 && answered == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      for (int i = 0; i < 200 && answered == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
       EXPECT_EQ(answered.load(), 1);
     }
   }

@@ -134,8 +134,8 @@ int decode_status(int status) {
 
 }  // namespace
 
-RunResult run_sidecar(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                      std::chrono::seconds timeout) {
+RunResult run_sidecar(const std::vector<std::string>& args,
+                      const std::map<std::string, std::string>& env, std::chrono::seconds timeout) {
   auto dir = temp_dir();
   pid_t pid = spawn(args, env, dir + "/out", dir + "/err");
   auto deadline = std::chrono::steady_clock::now() + timeout;

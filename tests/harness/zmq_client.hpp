@@ -26,7 +26,8 @@ class Dealer {
       sock_.send(zmq::buffer(frames[i]), flags);
     }
   }
-  std::optional<std::vector<std::string>> receive(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<std::vector<std::string>> receive(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
     if (zmq::poll(items, 1, timeout) == 0) return std::nullopt;
     std::vector<std::string> frames;
@@ -38,8 +39,9 @@ class Dealer {
     }
     return frames;
   }
-  std::optional<std::vector<std::string>> request(const std::string& topic, const std::string& payload,
-                                                  std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<std::vector<std::string>> request(
+      const std::string& topic, const std::string& payload,
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     send({topic, payload});
     return receive(timeout);
   }
@@ -57,7 +59,8 @@ class Subscriber {
     sock_.set(zmq::sockopt::subscribe, topic);
     sock_.connect(endpoint);
   }
-  std::optional<std::pair<std::string, std::string>> next(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  std::optional<std::pair<std::string, std::string>> next(
+      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
     if (zmq::poll(items, 1, timeout) == 0) return std::nullopt;
     zmq::message_t t, p;

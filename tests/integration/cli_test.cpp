@@ -72,22 +72,25 @@ TEST_F(Cli, NotYaml) {
 TEST_F(Cli, UnknownOptionKey) {
   auto r = check(replace(kBase, "      to: echoed\n", "      to: echoed\n      colour: red\n"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("c.yaml:13:7: handlers.echo.options.colour: unknown option for plugin \"echo\""),
-            std::string::npos)
+  EXPECT_NE(
+      r.err.find("c.yaml:13:7: handlers.echo.options.colour: unknown option for plugin \"echo\""),
+      std::string::npos)
       << r.err;
 }
 
 TEST_F(Cli, WrongType) {
   auto r = check(replace(kBase, "plugin_dir:", "bus:\n  workers: lots\nplugin_dir:"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("c.yaml:2:12: bus.workers: expected an integer, got \"lots\""), std::string::npos)
+  EXPECT_NE(r.err.find("c.yaml:2:12: bus.workers: expected an integer, got \"lots\""),
+            std::string::npos)
       << r.err;
 }
 
 TEST_F(Cli, MissingRequiredOption) {
   auto r = check(replace(kBase, "      to: echoed\n", "      {}\n"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("handlers.echo.options.to: missing required option"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("handlers.echo.options.to: missing required option"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(Cli, UndefinedVariable) {
@@ -102,7 +105,8 @@ TEST_F(Cli, UndefinedVariable) {
 TEST_F(Cli, RouteToMissingHandler) {
   auto r = check(replace(kBase, "    handler: echo", "    handler: nobody"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("routes[0].handler: no handler named \"nobody\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("routes[0].handler: no handler named \"nobody\""), std::string::npos)
+      << r.err;
 }
 
 TEST_F(Cli, MissingPluginFile) {
@@ -138,7 +142,8 @@ TEST_F(Cli, NoManifest) {
 TEST_F(Cli, TransportUsedAsHandler) {
   auto r = check(replace(kBase, "plugin: echo", "plugin: zeromq"));
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("plugin \"zeromq\" is a transport, not a handler"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("plugin \"zeromq\" is a transport, not a handler"), std::string::npos)
+      << r.err;
 }
 
 TEST_F(Cli, PluginsListsTheShippedPluginsWithOptions) {

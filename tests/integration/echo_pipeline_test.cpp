@@ -141,8 +141,9 @@ TEST_F(EchoPipeline, ThrowingHandlerIsRetriedThenDeadLetteredAndTheNextGoesOn) {
   ASSERT_TRUE(next);
   EXPECT_EQ(next->at(0), "ok");
   auto metrics = http_get(proc_->admin(), "/metrics");
-  EXPECT_NE(metrics.body.find("sidecar_messages_dead_lettered_total{topic=\"in\",handler=\"echo\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.body.find("sidecar_messages_dead_lettered_total{topic=\"in\",handler=\"echo\"} 1"),
+      std::string::npos)
       << metrics.body;
 }
 
@@ -173,11 +174,13 @@ TEST_F(EchoPipeline, AdminEndpointsAndCounts) {
   EXPECT_EQ(http_get(proc_->admin(), "/readyz").status, 200);
   auto m = http_get(proc_->admin(), "/metrics");
   EXPECT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("sidecar_messages_in_total{topic=\"in\",handler=\"echo\"} 25"), std::string::npos)
+  EXPECT_NE(m.body.find("sidecar_messages_in_total{topic=\"in\",handler=\"echo\"} 25"),
+            std::string::npos)
       << m.body;
   EXPECT_NE(m.body.find("sidecar_messages_handled_total{topic=\"in\",handler=\"echo\"} 25"),
             std::string::npos);
-  EXPECT_NE(m.body.find("sidecar_handler_duration_seconds_count{handler=\"echo\"}"), std::string::npos);
+  EXPECT_NE(m.body.find("sidecar_handler_duration_seconds_count{handler=\"echo\"}"),
+            std::string::npos);
 }
 
 TEST_F(EchoPipeline, SigtermFinishesInFlightWorkAndExitsZero) {

@@ -86,14 +86,16 @@ TEST_F(InventoryE2E, ReadmeWalkthrough) {
   std::this_thread::sleep_for(300ms);
 
   // Order 111 CREATED: stock goes down, reservations held, event CREATED.
-  auto pub = s.cli({"publish", "order",
-                    R"({"idempotent_key":"8c3f5a1e-0b7d-4c1e-9a51-6f0e2d4b7a11","order_id":111,"status":"CREATED"})"});
+  auto pub = s.cli(
+      {"publish", "order",
+       R"({"idempotent_key":"8c3f5a1e-0b7d-4c1e-9a51-6f0e2d4b7a11","order_id":111,"status":"CREATED"})"});
   EXPECT_EQ(pub.exit_code, 0) << pub.err;
   EXPECT_EQ(pub.out, "ok: handled\n");
   EXPECT_EQ(db::stock(dsn_, 1), 8);
   EXPECT_EQ(db::stock(dsn_, 2), 19);
-  EXPECT_EQ(db::rows(dsn_, "SELECT order_id, product_id, count, coalesce(status::text, 'held') FROM "
-                           "reservations ORDER BY product_id"),
+  EXPECT_EQ(db::rows(dsn_,
+                     "SELECT order_id, product_id, count, coalesce(status::text, 'held') FROM "
+                     "reservations ORDER BY product_id"),
             (std::vector<std::string>{"111|1|2|held", "111|2|1|held"}));
   auto ev = inventory.next();
   ASSERT_TRUE(ev);
@@ -101,30 +103,38 @@ TEST_F(InventoryE2E, ReadmeWalkthrough) {
   EXPECT_NE(ev->second.find(R"("status":"CREATED")"), std::string::npos) << ev->second;
 
   // Payment COMPLETED: the holds are confirmed.
-  pub = s.cli({"publish", "payment",
-               R"({"idempotent_key":"0f5b8f8e-3c9a-4f7e-8d2b-1a2b3c4d5e6f","order_id":111,"status":"COMPLETED"})"});
+  pub = s.cli(
+      {"publish", "payment",
+       R"({"idempotent_key":"0f5b8f8e-3c9a-4f7e-8d2b-1a2b3c4d5e6f","order_id":111,"status":"COMPLETED"})"});
   EXPECT_EQ(pub.out, "ok: handled\n") << pub.err;
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 111 AND status"), 2);
+  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 111 AND status"),
+            2);
 
   // Order 222, then payment FAILED: the stock comes back and the holds are released.
-  pub = s.cli({"publish", "order",
-               R"({"idempotent_key":"5d6e7f80-1a2b-4c3d-8e9f-a0b1c2d3e4f5","order_id":222,"status":"CREATED"})"});
+  pub = s.cli(
+      {"publish", "order",
+       R"({"idempotent_key":"5d6e7f80-1a2b-4c3d-8e9f-a0b1c2d3e4f5","order_id":222,"status":"CREATED"})"});
   EXPECT_EQ(pub.out, "ok: handled\n") << pub.err;
   EXPECT_EQ(db::stock(dsn_, 3), 4);
   EXPECT_EQ(db::stock(dsn_, 4), 6);
-  pub = s.cli({"publish", "payment",
-               R"({"idempotent_key":"9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d","order_id":222,"status":"FAILED"})"});
+  pub = s.cli(
+      {"publish", "payment",
+       R"({"idempotent_key":"9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d","order_id":222,"status":"FAILED"})"});
   EXPECT_EQ(pub.out, "ok: handled\n") << pub.err;
   EXPECT_EQ(db::stock(dsn_, 3), 5);
   EXPECT_EQ(db::stock(dsn_, 4), 8);
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 222 AND NOT status"), 2);
+  EXPECT_EQ(
+      db::count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 222 AND NOT status"),
+      2);
 
   // The stock, as the original service's "get products" answered it.
   auto q = s.cli({"publish", "products", R"({"ids":[1,3]})"});
   EXPECT_EQ(q.exit_code, 0) << q.err;
-  EXPECT_EQ(q.out, "ok: handled\n"
-                   R"({"products":[{"id":1,"name":"keyboard","count":8},{"id":3,"name":"monitor","count":5}]})"
-                   "\n");
+  EXPECT_EQ(
+      q.out,
+      "ok: handled\n"
+      R"({"products":[{"id":1,"name":"keyboard","count":8},{"id":3,"name":"monitor","count":5}]})"
+      "\n");
 
   // A bad message is dead-lettered with its reason, and the next one is handled.
   auto bad = s.cli({"publish", "order", R"({"order_id":333,"status":"CREATED"})"});
@@ -145,7 +155,8 @@ TEST_F(InventoryE2E, DuplicatesChangeTheInventoryOnce) {
   EXPECT_EQ(statuses["ok"], 1);
   EXPECT_EQ(statuses["duplicate"], 19);
   // The same order under a new key is still the same order.
-  EXPECT_EQ(reply_status(d.request("order", db::order_json(db::random_uuid(), 5001, {{1, 3}}))), "duplicate");
+  EXPECT_EQ(reply_status(d.request("order", db::order_json(db::random_uuid(), 5001, {{1, 3}}))),
+            "duplicate");
   EXPECT_EQ(db::stock(dsn_, 1), 97);
   EXPECT_EQ(db::stock(dsn_, 2), 99);
 
@@ -156,7 +167,9 @@ TEST_F(InventoryE2E, DuplicatesChangeTheInventoryOnce) {
   EXPECT_EQ(statuses["duplicate"], 19);
   EXPECT_EQ(db::stock(dsn_, 1), 100);
   EXPECT_EQ(db::stock(dsn_, 2), 100);
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 5001 AND NOT status"), 2);
+  EXPECT_EQ(
+      db::count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 5001 AND NOT status"),
+      2);
 }
 
 TEST_F(InventoryE2E, NoOversellingWithTwoSidecarsOnOneDatabase) {
@@ -180,9 +193,11 @@ TEST_F(InventoryE2E, NoOversellingWithTwoSidecarsOnOneDatabase) {
   }
   EXPECT_EQ(ok, orders);  // a FAILED reservation is a handled message
   EXPECT_EQ(db::count_of(dsn_, "SELECT count(DISTINCT order_id) FROM reservations"), 100);
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'CREATED'"), 100);
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'FAILED' AND "
-                               "reason LIKE 'insufficient_stock%'"),
+  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'CREATED'"),
+            100);
+  EXPECT_EQ(db::count_of(dsn_,
+                         "SELECT count(*) FROM order_decisions WHERE status = 'FAILED' AND "
+                         "reason LIKE 'insufficient_stock%'"),
             400);
   EXPECT_EQ(db::stock(dsn_, 1), 0);
   EXPECT_EQ(db::stock(dsn_, 2), 0);
@@ -197,7 +212,8 @@ TEST_F(InventoryE2E, KilledMidStreamAndRestartedEveryOrderHandledOnce) {
   const int orders = 3000;
   std::vector<std::string> payloads;
   for (int i = 0; i < orders; ++i) {
-    payloads.push_back(db::order_json(db::random_uuid(), 20000 + i, {{1 + i % 3, 1}, {1 + (i + 1) % 3, 2}}));
+    payloads.push_back(
+        db::order_json(db::random_uuid(), 20000 + i, {{1 + i % 3, 1}, {1 + (i + 1) % 3, 2}}));
   }
   auto decided = [&] {
     std::set<int> out;
@@ -220,7 +236,8 @@ TEST_F(InventoryE2E, KilledMidStreamAndRestartedEveryOrderHandledOnce) {
     Dealer d(s.in());
     std::size_t sent = 0, received = 0;
     while (received < pending.size() && received < kill_after) {
-      while (sent < pending.size() && sent - received < 64) d.send({"order", payloads[pending[sent++]]});
+      while (sent < pending.size() && sent - received < 64)
+        d.send({"order", payloads[pending[sent++]]});
       auto r = d.receive(30s);
       ASSERT_TRUE(r) << "no reply in round " << round << "\n" << s.proc->log();
       EXPECT_TRUE(r->at(0) == "ok" || r->at(0) == "duplicate") << r->at(0);
@@ -233,13 +250,15 @@ TEST_F(InventoryE2E, KilledMidStreamAndRestartedEveryOrderHandledOnce) {
     }
   }
   EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM order_decisions"), orders);
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'CREATED'"), orders);
+  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'CREATED'"),
+            orders);
   EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM reservations"), 2 * orders);
   EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM handled_keys WHERE topic = 'order'"), orders);
   // available + held + confirmed = initial, for every product.
-  EXPECT_EQ(db::count_of(dsn_, "SELECT count(*) FROM products p WHERE p.count + coalesce((SELECT "
-                               "sum(r.count) FROM reservations r WHERE r.product_id = p.id AND "
-                               "r.status IS NOT false), 0) <> 100000"),
+  EXPECT_EQ(db::count_of(dsn_,
+                         "SELECT count(*) FROM products p WHERE p.count + coalesce((SELECT "
+                         "sum(r.count) FROM reservations r WHERE r.product_id = p.id AND "
+                         "r.status IS NOT false), 0) <> 100000"),
             0);
   // Every decided order has its event in the outbox (relayed or still waiting).
   EXPECT_EQ(db::count_of(dsn_, "SELECT count(DISTINCT key) FROM outbox"), orders);

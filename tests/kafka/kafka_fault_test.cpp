@@ -27,7 +27,7 @@ TEST_F(KafkaPipeline, KilledMidStreamAndRestartedEveryMessageComesOutAtLeastOnce
   constexpr int kKills = 3;
   EchoSetup s = fresh_setup();
   s.librdkafka = quick_session();
-  throttle(s, 256, 50);
+  throttle(s, 1024, 50);
   client_->create_topic(s.in, kPartitions);
   client_->create_topic(s.out, kPartitions);
   client_->create_topic(s.dlq, 1);
@@ -68,7 +68,7 @@ TEST_F(KafkaPipeline, ScaleOutSecondMemberLeavesWithSigtermTheOtherTakesOver) {
   constexpr int kMessages = 20'000;
   EchoSetup s = fresh_setup();
   s.librdkafka = quick_session();
-  throttle(s, 256, 50);
+  throttle(s, 1024, 50);
   client_->create_topic(s.in, kPartitions);
   client_->create_topic(s.out, kPartitions);
   client_->create_topic(s.dlq, 1);
@@ -118,7 +118,7 @@ TEST_F(KafkaPipeline, BrokerStoppedMidStreamNothingLostAndConsumptionResumes) {
   broker.start();
   Client client(broker.brokers());
   EchoSetup s = fresh_setup();
-  throttle(s, 256, 50);
+  throttle(s, 1024, 50);
   client.create_topic(s.in, kPartitions);
   client.create_topic(s.out, kPartitions);
   client.create_topic(s.dlq, 1);

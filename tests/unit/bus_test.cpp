@@ -154,10 +154,11 @@ struct Fixture {
     bc.backoff_initial = 1ms;
     bc.backoff_max = 5ms;
     BusOptions o{bc, max_bytes, "dlq"};
-    bus = std::make_unique<Bus>(o, std::vector<Transport*>{&transport}, std::vector<std::string>{"t"},
-                                std::vector<BusHandler>{{"h", &handler, batch}},
-                                std::vector<BusRoute>{{"in", 0, 0, ""}, {"keyed", 0, 0, "order_id"}},
-                                outputs.publisher(), metrics);
+    bus =
+        std::make_unique<Bus>(o, std::vector<Transport*>{&transport}, std::vector<std::string>{"t"},
+                              std::vector<BusHandler>{{"h", &handler, batch}},
+                              std::vector<BusRoute>{{"in", 0, 0, ""}, {"keyed", 0, 0, "order_id"}},
+                              outputs.publisher(), metrics);
     bus->start();
   }
   void send(const std::string& id, const std::string& key, const std::string& payload,
@@ -200,7 +201,8 @@ TEST(Bus, KeepsPerKeyOrderAcrossParallelWorkers) {
   for (int k = 0; k < keys; ++k) {
     auto& ids = f.handler.seen["key" + std::to_string(k)];
     ASSERT_EQ(ids.size(), static_cast<std::size_t>(per_key));
-    for (int i = 0; i < per_key; ++i) EXPECT_EQ(ids[i], std::to_string(k) + ":" + std::to_string(i));
+    for (int i = 0; i < per_key; ++i)
+      EXPECT_EQ(ids[i], std::to_string(k) + ":" + std::to_string(i));
     EXPECT_EQ(f.handler.workers_of["key" + std::to_string(k)].size(), 1u);
     used_workers.insert(*f.handler.workers_of["key" + std::to_string(k)].begin());
   }
@@ -214,7 +216,8 @@ TEST(Bus, KeyFromJsonFieldWhenTheMessageHasNone) {
   bc.workers = 4;
   Fixture f(bc);
   for (int i = 0; i < 50; ++i) {
-    f.send("m" + std::to_string(i), "", R"({"order_id": 111, "n": )" + std::to_string(i) + "}", "keyed");
+    f.send("m" + std::to_string(i), "", R"({"order_id": 111, "n": )" + std::to_string(i) + "}",
+           "keyed");
   }
   ASSERT_TRUE(f.transport.wait_acks(50));
   ASSERT_EQ(f.handler.seen["111"].size(), 50u);
@@ -366,7 +369,8 @@ TEST(Bus, WrongNumberOfOutcomesCountsAsFailure) {
   Fixture f(bc);
   f.send("s1", "k", "short");
   ASSERT_TRUE(f.transport.wait_acks(1));
-  EXPECT_EQ(f.reply_of("s1").detail, "failed after 1 attempts: handler h returned 0 outcomes for 1 messages");
+  EXPECT_EQ(f.reply_of("s1").detail,
+            "failed after 1 attempts: handler h returned 0 outcomes for 1 messages");
 }
 
 TEST(Bus, DrainWaitsForInFlightWork) {

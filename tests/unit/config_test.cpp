@@ -87,7 +87,8 @@ TEST(Config, WrongTypeNamesLineAndKey) {
 
 TEST(Config, BadLogLevel) {
   auto err = error_of("log_level: loud\n");
-  EXPECT_NE(err.find("test.yaml:1:12: log_level: expected debug, info, warn or error"), std::string::npos)
+  EXPECT_NE(err.find("test.yaml:1:12: log_level: expected debug, info, warn or error"),
+            std::string::npos)
       << err;
 }
 
@@ -119,7 +120,8 @@ TEST(Config, RouteToMissingTransport) {
   std::string text = kGood;
   text.replace(text.find("transport: zmq"), 14, "transport: kafka");
   auto err = error_of(text);
-  EXPECT_NE(err.find("routes[0].transport: no transport named \"kafka\""), std::string::npos) << err;
+  EXPECT_NE(err.find("routes[0].transport: no transport named \"kafka\""), std::string::npos)
+      << err;
 }
 
 TEST(Config, MissingPluginKey) {
@@ -129,7 +131,8 @@ TEST(Config, MissingPluginKey) {
 
 TEST(Config, UnknownKeyInInstance) {
   auto err = error_of("transports:\n  zmq:\n    plugin: zeromq\n    optoins: {}\n");
-  EXPECT_NE(err.find("test.yaml:4:5: transports.zmq.optoins: unknown key"), std::string::npos) << err;
+  EXPECT_NE(err.find("test.yaml:4:5: transports.zmq.optoins: unknown key"), std::string::npos)
+      << err;
 }
 
 TEST(Config, DeadLetterTopicNeedsAnOutput) {

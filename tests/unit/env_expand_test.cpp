@@ -8,7 +8,8 @@
 using sidecar::host::expand_env;
 
 namespace {
-std::optional<std::string> from(const std::map<std::string, std::string>& env, const std::string& k) {
+std::optional<std::string> from(const std::map<std::string, std::string>& env,
+                                const std::string& k) {
   auto it = env.find(k);
   if (it == env.end()) return std::nullopt;
   return it->second;

@@ -6,7 +6,9 @@ using namespace sidecar;
 using namespace sidecar::host;
 
 namespace {
-std::string fixture(const std::string& name) { return std::string(SIDECAR_TEST_PLUGIN_DIR) + "/" + name; }
+std::string fixture(const std::string& name) {
+  return std::string(SIDECAR_TEST_PLUGIN_DIR) + "/" + name;
+}
 
 std::string load_error(const std::string& path) {
   try {
@@ -41,19 +43,22 @@ TEST(Loader, MissingFile) {
 }
 
 TEST(Loader, NotASharedLibrary) {
-  EXPECT_EQ(load_error(fixture("fixture-not-elf.so")), "not a shared library: " + fixture("fixture-not-elf.so"));
+  EXPECT_EQ(load_error(fixture("fixture-not-elf.so")),
+            "not a shared library: " + fixture("fixture-not-elf.so"));
 }
 
 TEST(Loader, NoManifest) {
   auto err = load_error(fixture("fixture-no-manifest.so"));
-  EXPECT_NE(err.find("not a sidecar plugin (no sidecar_manifest manifest)"), std::string::npos) << err;
+  EXPECT_NE(err.find("not a sidecar plugin (no sidecar_manifest manifest)"), std::string::npos)
+      << err;
 }
 
 TEST(Loader, OtherAbiVersionIsRefusedByNameWithBothVersions) {
   auto err = load_error(fixture("fixture-old-abi.so"));
   EXPECT_NE(err.find("plugin \"fixture-old-abi\""), std::string::npos) << err;
-  EXPECT_NE(err.find("SDK ABI version 999, but this host has ABI version " + std::to_string(kAbiVersion)),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("SDK ABI version 999, but this host has ABI version " + std::to_string(kAbiVersion)),
+      std::string::npos)
       << err;
 }
 

@@ -19,7 +19,8 @@ TEST(Metrics, RendersPrometheusText) {
   EXPECT_NE(text.find("sidecar_handler_duration_seconds_bucket{handler=\"h\",le=\"0.0025\"} 1\n"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("sidecar_handler_duration_seconds_count{handler=\"h\"} 1\n"), std::string::npos)
+  EXPECT_NE(text.find("sidecar_handler_duration_seconds_count{handler=\"h\"} 1\n"),
+            std::string::npos)
       << text;
   EXPECT_EQ(m.value("sidecar_messages_in_total", {{"topic", "order"}}), 3);
 }

@@ -21,7 +21,8 @@ std::vector<OptionSpec> specs() {
 }
 
 PluginInstanceConfig instance(const std::string& options_yaml) {
-  auto cfg = load_config_text("handlers:\n  h:\n    plugin: p\n    options:\n" + options_yaml, "o.yaml");
+  auto cfg =
+      load_config_text("handlers:\n  h:\n    plugin: p\n    options:\n" + options_yaml, "o.yaml");
   return cfg.handlers.at(0);
 }
 
@@ -65,10 +66,12 @@ TEST(OptionsValidator, UnknownOptionNamesLineAndKey) {
 
 TEST(OptionsValidator, WrongTypeNamesLine) {
   auto err = error_of("      to: out\n      count: lots\n");
-  EXPECT_NE(err.find("o.yaml:6:7: handlers.h.options.count: expected an integer, got \"lots\""), std::string::npos)
+  EXPECT_NE(err.find("o.yaml:6:7: handlers.h.options.count: expected an integer, got \"lots\""),
+            std::string::npos)
       << err;
   err = error_of("      to: out\n      wait: soon\n");
-  EXPECT_NE(err.find("expected a duration (such as 250ms, 5s or 2m), got \"soon\""), std::string::npos)
+  EXPECT_NE(err.find("expected a duration (such as 250ms, 5s or 2m), got \"soon\""),
+            std::string::npos)
       << err;
 }
 

@@ -10,13 +10,15 @@ class UpperHandler : public sidecar::Handler {
   explicit UpperHandler(const sidecar::Options& options) : to_(options.get_string("to")) {}
 
   static std::vector<sidecar::OptionSpec> option_specs() {
-    return {{"to", sidecar::OptionType::string, "", true, "topic the upper-cased payload goes to", false}};
+    return {{"to", sidecar::OptionType::string, "", true, "topic the upper-cased payload goes to",
+             false}};
   }
 
   sidecar::Status start(const sidecar::HandlerContext&) noexcept override { return {}; }
   void stop() noexcept override {}
 
-  std::vector<sidecar::Outcome> handle(std::span<const sidecar::Message> batch, std::size_t) override {
+  std::vector<sidecar::Outcome> handle(std::span<const sidecar::Message> batch,
+                                       std::size_t) override {
     std::vector<sidecar::Outcome> out;
     for (const auto& m : batch) {
       std::string upper = m.payload;
@@ -38,4 +40,5 @@ class UpperHandler : public sidecar::Handler {
 
 }  // namespace
 
-SIDECAR_HANDLER_PLUGIN("upper", "1.0.0", "upper-cases payloads (an out-of-tree example)", UpperHandler)
+SIDECAR_HANDLER_PLUGIN("upper", "1.0.0", "upper-cases payloads (an out-of-tree example)",
+                       UpperHandler)

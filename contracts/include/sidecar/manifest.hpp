@@ -26,7 +26,9 @@ namespace sidecar {
 enum class PluginKind : std::uint32_t { transport = 1, handler = 2 };
 
 inline const char* to_string(PluginKind kind) {
-  return kind == PluginKind::transport ? "transport" : kind == PluginKind::handler ? "handler" : "unknown";
+  return kind == PluginKind::transport ? "transport"
+         : kind == PluginKind::handler ? "handler"
+                                       : "unknown";
 }
 
 // The factory's answer: an object, or why none could be made. Never throws across the boundary.

@@ -13,7 +13,7 @@ using Header = std::pair<std::string, std::string>;
 // An owned value: nothing in it points into a transport's buffers, so it can cross threads and
 // outlive the poll that produced it.
 struct Message {
-  std::string id;       // unique per delivery within a transport (e.g. "order/3@1042")
+  std::string id;  // unique per delivery within a transport (e.g. "order/3@1042")
   std::string topic;
   std::string key;      // per-key order is kept for equal keys; empty = no ordering constraint
   std::string payload;  // raw bytes, usually UTF-8 JSON

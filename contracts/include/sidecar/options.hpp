@@ -43,8 +43,12 @@ class Options {
   explicit Options(std::map<std::string, OptionValue> values) : values_(std::move(values)) {}
 
   [[nodiscard]] bool has(const std::string& name) const { return values_.count(name) != 0; }
-  [[nodiscard]] std::string get_string(const std::string& name) const { return get<std::string>(name); }
-  [[nodiscard]] std::int64_t get_int(const std::string& name) const { return get<std::int64_t>(name); }
+  [[nodiscard]] std::string get_string(const std::string& name) const {
+    return get<std::string>(name);
+  }
+  [[nodiscard]] std::int64_t get_int(const std::string& name) const {
+    return get<std::int64_t>(name);
+  }
   [[nodiscard]] bool get_bool(const std::string& name) const { return get<bool>(name); }
   [[nodiscard]] std::chrono::milliseconds get_duration(const std::string& name) const {
     return get<std::chrono::milliseconds>(name);

@@ -21,10 +21,10 @@ const char* to_string(OutcomeKind kind);
 
 struct Outcome {
   OutcomeKind kind = OutcomeKind::handled;
-  std::string reason;                   // for rejected / retry / failed
+  std::string reason;                        // for rejected / retry / failed
   std::chrono::milliseconds retry_after{0};  // a hint for retry; 0 = the bus's backoff
-  std::optional<std::string> body;      // a reply body (queries); sent back to the requester
-  std::vector<Message> emits;           // published through the routed transport before the ack
+  std::optional<std::string> body;           // a reply body (queries); sent back to the requester
+  std::vector<Message> emits;  // published through the routed transport before the ack
 
   static Outcome ok() { return {}; }
   static Outcome with_body(std::string b) {
@@ -33,11 +33,15 @@ struct Outcome {
     return o;
   }
   static Outcome duplicate() { return {OutcomeKind::duplicate, {}, {}, {}, {}}; }
-  static Outcome rejected(std::string why) { return {OutcomeKind::rejected, std::move(why), {}, {}, {}}; }
+  static Outcome rejected(std::string why) {
+    return {OutcomeKind::rejected, std::move(why), {}, {}, {}};
+  }
   static Outcome retry(std::string why, std::chrono::milliseconds after = {}) {
     return {OutcomeKind::retry, std::move(why), after, {}, {}};
   }
-  static Outcome failed(std::string why) { return {OutcomeKind::failed, std::move(why), {}, {}, {}}; }
+  static Outcome failed(std::string why) {
+    return {OutcomeKind::failed, std::move(why), {}, {}, {}};
+  }
 };
 
 inline const char* to_string(OutcomeKind kind) {

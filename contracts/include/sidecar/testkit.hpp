@@ -86,7 +86,8 @@ class Host : public HostServices {
     ctx.max_batch = max_batch;
     return h.start(ctx);
   }
-  std::vector<Outcome> handle(Handler& h, const std::vector<Message>& batch, std::size_t worker = 0) {
+  std::vector<Outcome> handle(Handler& h, const std::vector<Message>& batch,
+                              std::size_t worker = 0) {
     return h.handle(std::span<const Message>(batch.data(), batch.size()), worker);
   }
 
