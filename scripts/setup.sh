@@ -11,6 +11,10 @@ PACKAGES=(
   default-jre-headless maven curl procps
 )
 
+# Extra packages a caller needs only sometimes (scripts/fuzz.sh: clang).
+read -r -a extra <<<"${SIDECAR_SETUP_EXTRA:-}"
+PACKAGES+=("${extra[@]}")
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
