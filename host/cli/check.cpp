@@ -3,6 +3,7 @@
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "config/config_error.hpp"
+#include "config/options_validator.hpp"
 #include "runtime/pipeline.hpp"
 
 namespace sidecar::host {
@@ -14,6 +15,14 @@ int cmd_check(const CommandLine& cl) {
     auto loaded = load_plugins(*config);
     std::cout << config->file << ": ok (" << loaded.transports.size() << " transports, "
               << loaded.handlers.size() << " handlers, " << config->routes.size() << " routes)\n";
+    // The effective options, defaults applied and secrets redacted, so a reader sees what runs.
+    auto show = [](const char* section, const LoadedPlugins::Entry& e) {
+      std::cout << section << "." << e.config->name << ": " << e.library->name() << " "
+                << e.library->version() << "\n"
+                << describe_options(e.options, e.library->option_specs());
+    };
+    for (const auto& e : loaded.transports) show("transports", e);
+    for (const auto& e : loaded.handlers) show("handlers", e);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "sidecar: config error: " << e.what() << "\n";

@@ -142,7 +142,14 @@ std::string describe_options(const Options& options, const std::vector<OptionSpe
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
           if constexpr (std::is_same_v<T, std::string>) {
-            out += v;
+            // Credentials inside a URL (redis://:pw@host, postgresql://u:pw@host) are secrets too.
+            auto scheme = v.find("://");
+            auto at = v.find('@', scheme == std::string::npos ? 0 : scheme);
+            if (scheme != std::string::npos && at != std::string::npos) {
+              out += v.substr(0, scheme + 3) + "<redacted>" + v.substr(at);
+            } else {
+              out += v;
+            }
           } else if constexpr (std::is_same_v<T, bool>) {
             out += v ? "true" : "false";
           } else if constexpr (std::is_same_v<T, std::int64_t>) {

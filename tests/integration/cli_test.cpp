@@ -60,6 +60,8 @@ TEST_F(Cli, CheckAcceptsAGoodConfig) {
   auto r = check(kBase);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find(": ok (1 transports, 1 handlers, 1 routes)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("handlers.echo: echo "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  to: echoed\n"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, NotYaml) {

@@ -88,3 +88,10 @@ TEST(OptionsValidator, SecretsAreRedactedWhenPrinted) {
   EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
   EXPECT_NE(text.find("password: <redacted>"), std::string::npos) << text;
 }
+
+TEST(OptionsValidator, CredentialsInUrlsAreRedactedWhenPrinted) {
+  auto o = validate_options(instance("      to: redis://:pw123@cache:6379/0\n"), specs());
+  auto text = describe_options(o, specs());
+  EXPECT_EQ(text.find("pw123"), std::string::npos) << text;
+  EXPECT_NE(text.find("to: redis://<redacted>@cache:6379/0"), std::string::npos) << text;
+}
