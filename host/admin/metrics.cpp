@@ -25,12 +25,12 @@ std::string render_labels(const Labels& labels) {
   return out + "}";
 }
 
-void Histogram::observe(double seconds) {
+void Histogram::observe(double seconds, std::uint64_t n) {
   std::size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_.add(seconds);
+  buckets_[i].fetch_add(n, std::memory_order_relaxed);
+  count_.fetch_add(n, std::memory_order_relaxed);
+  sum_.add(seconds * static_cast<double>(n));
 }
 
 void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {

@@ -31,7 +31,8 @@ class Histogram {
  public:
   static constexpr std::array<double, 12> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                                   0.01,   0.025,   0.05,   0.1,   0.5,    1.0};
-  void observe(double seconds);
+  // `n` observations of the same value (a batch shares its handler call).
+  void observe(double seconds, std::uint64_t n = 1);
   void render(std::string& out, const std::string& name, const std::string& labels) const;
 
  private:

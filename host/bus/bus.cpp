@@ -144,7 +144,7 @@ void Bus::worker_loop(std::size_t index) {
         w.queue.pop_front();
       }
     }
-    process(std::move(batch), index);
+    process(batch, index);  // leaves it empty, keeping its capacity for the next batch
     batch.clear();
   }
 }
@@ -180,19 +180,19 @@ std::vector<Outcome> Bus::call_handler(const BusHandler& h, std::vector<Item>& i
   return outcomes;
 }
 
-void Bus::process(std::vector<Item> batch, std::size_t worker) {
+void Bus::process(std::vector<Item>& batch, std::size_t worker) {
   const BusHandler& h = handlers_[batch.front().route->route.handler];
   Backoff backoff(options_.bus.backoff_initial, options_.bus.backoff_max);
   while (!batch.empty()) {
     auto t0 = std::chrono::steady_clock::now();
     auto outcomes = call_handler(h, batch, worker);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    batch.front().route->latency->observe(secs, batch.size());
     std::size_t i = 0;
     std::chrono::milliseconds hint{0};
     for (; i < batch.size(); ++i) {
       auto& item = batch[i];
       auto& o = outcomes[i];
-      item.route->latency->observe(secs);
       if (o.kind == OutcomeKind::retry) {
         hint = o.retry_after;
         item.route->retries->add(1);
@@ -238,19 +238,21 @@ void Bus::finish(Item& item, Outcome& o) {
     return;
   }
   // Ack only once every emitted message is confirmed by its transport.
-  struct Pending {
-    std::atomic<std::size_t> left;
-    Item item;
-    Reply reply;
-  };
-  auto pending = std::make_shared<Pending>();
+  if (o.emits.size() == 1) {
+    auto a = new_attempt(std::move(o.emits.front()));
+    a->own.item = std::move(item);
+    a->own.reply = std::move(reply);
+    attempt_publish(std::move(a));
+    return;
+  }
+  auto pending = std::make_shared<PendingAck>();
   pending->left = o.emits.size();
   pending->item = std::move(item);
   pending->reply = std::move(reply);
   for (auto& e : o.emits) {
-    publish_reliably(std::move(e), [this, pending] {
-      if (pending->left.fetch_sub(1) == 1) ack(pending->item, pending->reply);
-    });
+    auto a = new_attempt(std::move(e));
+    a->shared = pending;
+    attempt_publish(std::move(a));
   }
 }
 
@@ -268,29 +270,32 @@ void Bus::dead_letter(Item item, std::string reason, const std::string& handler)
   dl.set_header("sidecar.dlq.source_id", item.msg.id);
   dl.set_header("sidecar.dlq.handler", handler);
   dl.set_header("sidecar.dlq.transport", transport_names_[item.transport]);
-  auto shared = std::make_shared<Item>(std::move(item));
-  auto detail = std::make_shared<std::string>(std::move(reason));
-  publish_reliably(std::move(dl), [this, shared, detail] {
-    ack(*shared, Reply{"dead-letter", *detail, std::nullopt});
-  });
-}
-
-void Bus::publish_reliably(Message msg, std::function<void()> on_confirmed) {
-  auto a = std::make_shared<PublishAttempt>(
-      PublishAttempt{std::move(msg), std::move(on_confirmed),
-                     Backoff(options_.bus.backoff_initial, options_.bus.backoff_max)});
+  auto a = new_attempt(std::move(dl));
+  a->own.item = std::move(item);
+  a->own.reply = Reply{"dead-letter", std::move(reason), std::nullopt};
   attempt_publish(std::move(a));
 }
 
-void Bus::attempt_publish(std::shared_ptr<PublishAttempt> a) {
-  publisher_(a->msg, [this, a](const Status& st) {
+std::shared_ptr<Bus::PublishAttempt> Bus::new_attempt(Message msg) {
+  auto a = std::make_shared<PublishAttempt>();
+  a->bus = this;
+  a->msg = std::move(msg);
+  a->backoff = Backoff(options_.bus.backoff_initial, options_.bus.backoff_max);
+  return a;
+}
+
+void Bus::attempt_publish(std::shared_ptr<PublishAttempt> attempt) {
+  // The callback captures one shared_ptr only, so std::function keeps it without allocating.
+  publisher_(attempt->msg, [a = attempt](const Status& st) {
+    Bus& bus = *a->bus;
     if (st) {
-      a->done();
+      PendingAck& p = a->pending();
+      if (p.left.fetch_sub(1) == 1) bus.ack(p.item, p.reply);
       return;
     }
     log_warn("publish failed; will retry", {{"topic", a->msg.topic}, {"error", st.message()}});
-    if (stopping_) return;
-    scheduler_.after(a->backoff.next(), [this, a] { attempt_publish(a); });
+    if (bus.stopping_) return;
+    bus.scheduler_.after(a->backoff.next(), [a] { a->bus->attempt_publish(a); });
   });
 }
 

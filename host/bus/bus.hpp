@@ -94,20 +94,30 @@ class Bus {
     std::thread thread;
   };
   class Sink;
-  // A message kept until its transport confirms it, to be sent again after a refusal.
+  // A message whose ack waits for `left` publishes to be confirmed.
+  struct PendingAck {
+    std::atomic<std::size_t> left{1};
+    Item item;
+    Reply reply;
+  };
+  // A message kept until its transport confirms it, to be sent again after a refusal. The
+  // common case, one publish per acked message, needs this one allocation: the ack waits inline.
   struct PublishAttempt {
+    Bus* bus = nullptr;
     Message msg;
-    std::function<void()> done;
-    Backoff backoff;
+    PendingAck own;
+    std::shared_ptr<PendingAck> shared;  // when several publishes share one ack
+    Backoff backoff{std::chrono::milliseconds{100}, std::chrono::milliseconds{10'000}};
+    PendingAck& pending() { return shared ? *shared : own; }
   };
 
   void worker_loop(std::size_t index);
-  void process(std::vector<Item> batch, std::size_t worker);
+  void process(std::vector<Item>& batch, std::size_t worker);
   std::vector<Outcome> call_handler(const BusHandler& h, std::vector<Item>& items,
                                     std::size_t worker);
   void finish(Item& item, Outcome& outcome);
   void dead_letter(Item item, std::string reason, const std::string& handler);
-  void publish_reliably(Message msg, std::function<void()> on_confirmed);
+  std::shared_ptr<PublishAttempt> new_attempt(Message msg);
   void attempt_publish(std::shared_ptr<PublishAttempt> attempt);
   void ack(const Item& item, const Reply& reply);
   void ack(std::size_t transport, const Message& msg, const Reply& reply);
