@@ -11,14 +11,17 @@
 // KAFKA_BENCH_PROPS ("key=value,key=value": librdkafka properties for both contestants).
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -231,6 +234,21 @@ Span watch_output(Client& client, const std::string& topic, long n,
   return {first ? duration<double>(steady_clock::now() - *first).count() : 0, false};
 }
 
+// CPU seconds (user + system) a process has used: /proc/PID/stat fields 14 and 15.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;
+  long utime = 0;
+  long stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 long status_kb(pid_t pid, const char* field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -285,14 +303,16 @@ int main(int argc, char** argv) try {
   // 1. The bare loop, in a thread of its own; the output is watched the same way for both.
   BareLoop bare(brokers, props, in, bare_out, "bench-bare-" + run);
   const auto deadline = [] { return steady_clock::now() + seconds(600); };
+  double cpu0 = cpu_seconds(::getpid());
   std::thread loop([&, d = deadline()] {
     if (!bare.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
   });
   Span base = watch_output(client, bare_out, n, deadline(), [] {});
   loop.join();
-  fmt::print("  bare librdkafka consume→produce  : {:>10.0f} msgs/s{}\n",
+  double base_cpu = cpu_seconds(::getpid()) - cpu0;
+  fmt::print("  bare librdkafka consume→produce  : {:>10.0f} msgs/s{}   CPU {:.2f} µs/msg\n",
              base.complete ? static_cast<double>(n) / base.seconds : 0.0,
-             base.complete ? "" : " (incomplete)");
+             base.complete ? "" : " (incomplete)", base_cpu * 1e6 / static_cast<double>(n));
 
   // 2. The sidecar.
   std::string lib;
@@ -336,8 +356,10 @@ outputs:
   fmt::print("  sidecar pid {} (config {})\n", proc.pid(), proc.config_path());
   std::fflush(stdout);
   long rss_max = 0;
+  double side_cpu0 = cpu_seconds(proc.pid());
   Span side = watch_output(client, side_out, n, deadline(),
                            [&] { rss_max = std::max(rss_max, status_kb(proc.pid(), "VmRSS:")); });
+  double side_cpu = cpu_seconds(proc.pid()) - side_cpu0;
   long rss_after = status_kb(proc.pid(), "VmRSS:");
   long hwm = status_kb(proc.pid(), "VmHWM:");
   // Offsets committed: the group reaches the input's end once the last echo is confirmed.
@@ -349,9 +371,10 @@ outputs:
   double base_rate = base.complete ? static_cast<double>(n) / base.seconds : 0;
   double side_rate = side.complete ? static_cast<double>(n) / side.seconds : 0;
   fmt::print(
-      "  sidecar (kafka → echo → kafka)   : {:>10.0f} msgs/s{}   (workers {}, batch {}, "
-      "queue {})\n",
-      side_rate, side.complete ? "" : " (incomplete)", workers, batch, queue);
+      "  sidecar (kafka → echo → kafka)   : {:>10.0f} msgs/s{}   CPU {:.2f} µs/msg   (workers {}, "
+      "batch {}, queue {})\n",
+      side_rate, side.complete ? "" : " (incomplete)", side_cpu * 1e6 / static_cast<double>(n),
+      workers, batch, queue);
   fmt::print("  ratio sidecar / bare             : {:>10.2f}   (goal >= 0.80)\n",
              base_rate > 0 ? side_rate / base_rate : 0);
   fmt::print(

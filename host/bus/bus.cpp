@@ -144,8 +144,8 @@ void Bus::worker_loop(std::size_t index) {
         w.queue.pop_front();
       }
     }
-    process(batch, index);  // leaves it empty, keeping its capacity for the next batch
-    batch.clear();
+    process(batch, index);
+    batch.clear();  // keeps its capacity for the next batch
   }
 }
 

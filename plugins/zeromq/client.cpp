@@ -54,7 +54,8 @@ Reply request(zmq::context_t& context, const ZeromqOptions& options, const Messa
     dealer.set(zmq::sockopt::rcvhwm, options.rcvhwm);
     dealer.connect(options.connect_in);
     // A connecting DEALER queues at once, so these do not wait for the connection.
-    if (!dealer.send(zmq::buffer(msg.topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
+    if (!dealer.send(zmq::buffer(msg.topic),
+                     zmq::send_flags::sndmore | zmq::send_flags::dontwait) ||
         !dealer.send(zmq::buffer(msg.payload), zmq::send_flags::dontwait)) {
       return error_reply("cannot queue the request for " + options.connect_in);
     }
@@ -111,8 +112,7 @@ Status listen(zmq::context_t& context, const ZeromqOptions& options, const std::
     }
     return Status::ok();
   } catch (const std::exception& e) {
-    return Status::error(std::string("zeromq: listen on ") + options.connect_out + ": " +
-                         e.what());
+    return Status::error(std::string("zeromq: listen on ") + options.connect_out + ": " + e.what());
   } catch (...) {
     return Status::error("zeromq: listen on " + options.connect_out + ": unknown exception");
   }

@@ -1,5 +1,6 @@
 // The plugin's exported manifest, option declarations and factory.
 #include "sidecar/plugin.hpp"
+
 #include "zeromq_transport.hpp"
 
 SIDECAR_TRANSPORT_PLUGIN("zeromq", "1.0.0",

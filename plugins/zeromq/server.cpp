@@ -66,6 +66,7 @@ Server::Server(zmq::context_t& context, const ZeromqOptions& options, const Tran
       router_(bound_socket(context, zmq::socket_type::router, options, options.bind_in, "ROUTER")),
       pub_(bound_socket(context, zmq::socket_type::pub, options, options.bind_out, "PUB")) {
   if (ctx_.host) labels_.emplace_back("transport", ctx_.host->instance_name());
+  inbound_.reserve(kReadBatch);
 }
 
 Server::~Server() {
@@ -94,12 +95,11 @@ void Server::request_stop() noexcept {
 }
 
 void Server::join() noexcept {
-  if (thread_.joinable() && !on_io_thread()) thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
-bool Server::on_io_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
-
 void Server::run() noexcept {
+  control_.io_thread.store(std::this_thread::get_id());
   try {
     loop();
   } catch (const std::exception& e) {
@@ -113,10 +113,13 @@ void Server::run() noexcept {
 void Server::loop() {
   std::optional<Clock::time_point> deadline;
   while (true) {
-    if (!deadline && control_.stop_requested.load()) deadline = Clock::now() + options_.linger;
+    if (!deadline && control_.stop_requested.load()) {
+      deadline = Clock::now() + options_.linger;
+      abandon_read();
+    }
     if (deadline) {
       // Stopping: wait for the replies still owed to clients, bounded by linger.
-      if (envelopes_.size() == 0 && control_.queue.empty()) break;
+      if (envelopes_.size() == 0 && control_.queue.empty() && control_.local.empty()) break;
       if (Clock::now() >= *deadline) {
         log(ctx_.host, LogLevel::warn,
             "zeromq: stopped with " + std::to_string(envelopes_.size()) +
@@ -133,7 +136,9 @@ void Server::loop() {
         {nullptr, control_.queue.wake_fd(), ZMQ_POLLIN, 0},
     };
     long timeout = -1;
-    if (deadline) {
+    if (!control_.local.empty() || (reading && delivered_ < inbound_.size())) {
+      timeout = 0;  // work of its own is waiting: do it as soon as the sockets are serviced
+    } else if (deadline) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now());
       timeout = std::max<long>(0, static_cast<long>(left.count()));
     }
@@ -143,19 +148,37 @@ void Server::loop() {
     }
     if (items[1].revents & ZMQ_POLLIN) control_.queue.drain_wakeups();
 
-    control_.queue.take(batch_);
-    flush(batch_);
-    if (reading && (items[0].revents & ZMQ_POLLIN)) read_inbound();
+    flush_queued();
+    if (reading && ((items[0].revents & ZMQ_POLLIN) || delivered_ < inbound_.size())) {
+      read_inbound();
+    }
   }
 }
 
 void Server::finish() noexcept {
+  abandon_read();
   // Whatever was queued up to now still goes out (the sockets linger); later pushes are refused,
   // so every publish callback runs exactly once.
   control_.queue.close(batch_);
   flush(batch_);
-  batch_.clear();
+  // Callbacks run here may still hand the I/O thread work; nothing else can any more.
+  while (!control_.local.empty()) {
+    local_batch_.swap(control_.local);
+    flush(local_batch_);
+  }
+  control_.io_thread.store(std::thread::id{});
   control_.running.store(false);
+}
+
+void Server::flush_queued() noexcept {
+  control_.queue.take(batch_);
+  flush(batch_);
+  // One round only: callbacks run now may queue more, which the next iteration takes after
+  // servicing the sockets, so a callback that keeps publishing cannot starve them.
+  if (!control_.local.empty()) {
+    local_batch_.swap(control_.local);
+    flush(local_batch_);
+  }
 }
 
 void Server::flush(std::vector<OutboundItem>& items) noexcept {
@@ -221,11 +244,46 @@ void Server::send_event(PublishItem& item) noexcept {
 }
 
 void Server::read_inbound() {
+  // Read a burst, then deliver it back to back: the host wakes an idle worker per delivery, and
+  // a worker fed in one burst stays busy instead of being woken for every message.
+  if (!deliver_read()) return;
+  struct DeliverOnExit {
+    Server& server;
+    ~DeliverOnExit() { server.deliver_read(); }
+  } deliver{*this};
   for (std::size_t n = 0; n < kReadBatch; ++n) {
-    // The sink may pause us from inside deliver(): honour it at once.
-    if (control_.paused.load(std::memory_order_relaxed)) return;
     if (!receive_request()) return;
   }
+}
+
+bool Server::deliver_read() noexcept {
+  while (delivered_ < inbound_.size()) {
+    // The sink may pause us from inside deliver(): the rest of the burst waits for resume().
+    if (control_.paused.load(std::memory_order_relaxed)) return false;
+    ctx_.sink->deliver(std::move(inbound_[delivered_++]));
+  }
+  inbound_.clear();
+  delivered_ = 0;
+  return true;
+}
+
+void Server::abandon_read() noexcept {
+  // Read while paused and never delivered: the host has not seen them, so nothing else would
+  // ever answer them. Tell their clients now rather than leave them to time out.
+  for (; delivered_ < inbound_.size(); ++delivered_) {
+    std::uint64_t tag = inbound_[delivered_].delivery_tag;
+    if (const Envelope* envelope = envelopes_.find(tag)) {
+      try {
+        send_error(envelope->routing_id, envelope->delimiter,
+                   "the sidecar is stopping: not handled");
+      } catch (const std::exception& e) {
+        log(ctx_.host, LogLevel::error, std::string("zeromq: reply not sent: ") + e.what());
+      }
+    }
+    envelopes_.release(tag);
+  }
+  inbound_.clear();
+  delivered_ = 0;
 }
 
 bool Server::receive_request() {
@@ -265,19 +323,23 @@ bool Server::receive_request() {
   msg.topic.assign(topic);
   msg.payload.assign(frames_[first + 1].data<char>(), frames_[first + 1].size());
   msg.delivery_tag = envelopes_.insert(routing_id, delimiter);
-  ctx_.sink->deliver(std::move(msg));
+  inbound_.push_back(std::move(msg));  // capacity reserved: cannot throw after the insert
   return true;
 }
 
 void Server::reject(std::string_view routing_id, bool delimiter, const std::string& detail) {
-  (void)router_.send(view(routing_id), kMore);
-  if (delimiter) (void)router_.send(zmq::const_buffer{}, kMore);
-  (void)router_.send(zmq::str_buffer("error"), kMore);
-  (void)router_.send(view(detail), kLast);
+  send_error(routing_id, delimiter, detail);
   if (ctx_.host) {
     ctx_.host->counter_add("sidecar_zeromq_invalid_requests_total", labels_, 1);
     log(ctx_.host, LogLevel::debug, "zeromq: request refused: " + detail);
   }
+}
+
+void Server::send_error(std::string_view routing_id, bool delimiter, std::string_view detail) {
+  (void)router_.send(view(routing_id), kMore);
+  if (delimiter) (void)router_.send(zmq::const_buffer{}, kMore);
+  (void)router_.send(zmq::str_buffer("error"), kMore);
+  (void)router_.send(view(detail), kLast);
 }
 
 bool Server::routed(std::string_view topic) const noexcept {

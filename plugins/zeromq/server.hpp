@@ -23,7 +23,16 @@ struct ServerControl {
   std::atomic<bool> paused{false};
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> running{false};
+  std::atomic<std::thread::id> io_thread{};  // set while the I/O thread runs
   OutboundQueue queue;
+  // What the I/O thread hands itself: acks from inside deliver() and from publish callbacks
+  // (the host acks once an emitted event is confirmed). Touched by the I/O thread only, so these
+  // skip the queue's lock and wake-up, which the worker threads contend for.
+  std::vector<OutboundItem> local;
+
+  [[nodiscard]] bool on_io_thread() const noexcept {
+    return io_thread.load() == std::this_thread::get_id();
+  }
 };
 
 class Server {
@@ -36,25 +45,30 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void start();                 // spawns the I/O thread
+  void start();                  // spawns the I/O thread
   void request_stop() noexcept;  // returns at once
-  void join() noexcept;          // request_stop() first
-  [[nodiscard]] bool on_io_thread() const noexcept;
+  void join() noexcept;          // request_stop() first; never from the I/O thread itself
 
  private:
   void run() noexcept;
   void loop();
   void finish() noexcept;
+  void flush_queued() noexcept;
   void flush(std::vector<OutboundItem>& items) noexcept;
   void send_reply(const AckItem& ack);
   void send_event(PublishItem& item) noexcept;
   void read_inbound();
   bool receive_request();
+  bool deliver_read() noexcept;  // false while paused with some still undelivered
+  void abandon_read() noexcept;
   void reject(std::string_view routing_id, bool delimiter, const std::string& detail);
+  void send_error(std::string_view routing_id, bool delimiter, std::string_view detail);
   [[nodiscard]] bool routed(std::string_view topic) const noexcept;
 
   static constexpr std::size_t kMaxFrames = 4;  // routing id, delimiter, topic, payload
-  static constexpr std::size_t kReadBatch = 1024;
+  // Requests read per wake-up: enough to amortise the poll, few enough that a pause requested
+  // while a burst is delivered lets only this many more in.
+  static constexpr std::size_t kReadBatch = 256;
 
   ZeromqOptions options_;
   TransportContext ctx_;
@@ -69,6 +83,9 @@ class Server {
   std::array<zmq::message_t, kMaxFrames> frames_;
   zmq::message_t overflow_;
   std::vector<OutboundItem> batch_;
+  std::vector<OutboundItem> local_batch_;
+  std::vector<Message> inbound_;  // the burst being delivered
+  std::size_t delivered_ = 0;     // how much of it the sink has taken
   std::uint64_t sequence_ = 0;
 };
 

@@ -84,8 +84,8 @@ ZeromqOptions ZeromqOptions::from(const Options& options) {
   o.bind_in = required_string(options, "bind_in");
   o.bind_out = required_string(options, "bind_out");
   if (o.bind_in == o.bind_out) {
-    throw std::invalid_argument("zeromq: bind_in and bind_out must differ (both are " +
-                                o.bind_in + ")");
+    throw std::invalid_argument("zeromq: bind_in and bind_out must differ (both are " + o.bind_in +
+                                ")");
   }
   o.connect_in = optional_string(options, "connect_in");
   if (o.connect_in.empty()) o.connect_in = connect_endpoint_for(o.bind_in);

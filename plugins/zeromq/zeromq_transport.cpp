@@ -14,20 +14,28 @@ ZeromqTransport::~ZeromqTransport() { stop(); }
 
 Status ZeromqTransport::start(const TransportContext& ctx) noexcept {
   if (!ctx.sink) return Status::error("zeromq: start() needs an inbound sink");
+  // The lock is held while stop() joins the I/O thread, so that thread must never wait for it.
+  if (control_.on_io_thread()) return Status::error("zeromq: start() called from its I/O thread");
   std::lock_guard lock(lifecycle_mu_);
+  if (server_ && !control_.running.load()) {
+    // Its I/O thread already ended (stop() from one of its callbacks): reap it first.
+    server_->join();
+    server_.reset();
+  }
   if (server_) return Status::error("zeromq: already started");
   try {
     control_.paused.store(false);
+    host_.store(ctx.host);
     auto server = std::make_unique<Server>(context_, options_, ctx, control_);
     server->start();
     server_ = std::move(server);
-    host_.store(ctx.host);
   } catch (const std::exception& e) {
     return Status::error(e.what());
   }
   if (ctx.topics.empty()) {
-    log(host_.load(), LogLevel::warn, "zeromq: no topic is routed from this transport: every request "
-                               "will be answered with an error");
+    log(host_.load(), LogLevel::warn,
+        "zeromq: no topic is routed from this transport: every request will be answered with an "
+        "error");
   }
   log(host_.load(), LogLevel::info,
       "zeromq: requests on " + options_.bind_in + " (ROUTER), events on " + options_.bind_out +
@@ -36,21 +44,20 @@ Status ZeromqTransport::start(const TransportContext& ctx) noexcept {
 }
 
 void ZeromqTransport::stop() noexcept {
-  std::unique_ptr<Server> server;
-  {
-    std::lock_guard lock(lifecycle_mu_);
-    if (!server_) return;
-    if (server_->on_io_thread()) {
-      // Called from a callback on the I/O thread, which cannot join itself: it winds down on its
-      // own, and the next stop() or the destructor joins it.
-      server_->request_stop();
-      return;
-    }
-    server = std::move(server_);
+  if (control_.on_io_thread()) {
+    // From one of its own callbacks: the I/O thread cannot join itself. It winds down on its own;
+    // the next stop(), start() or the destructor reaps it.
+    control_.stop_requested.store(true);
+    control_.queue.wake();
+    return;
   }
-  // Joined outside the lock: the I/O thread may call back into pause(), ack() or publish().
-  server->request_stop();
-  server->join();
+  // Held through the join, so a concurrent start() waits for the old thread to be gone. The I/O
+  // thread never takes this lock (see above), so the join cannot deadlock.
+  std::lock_guard lock(lifecycle_mu_);
+  if (!server_) return;
+  server_->request_stop();
+  server_->join();
+  server_.reset();
   log(host_.load(), LogLevel::info, "zeromq: stopped");
 }
 
@@ -64,6 +71,10 @@ void ZeromqTransport::resume() noexcept {
 
 void ZeromqTransport::ack(const Message& msg, const Reply& reply) noexcept {
   try {
+    if (control_.on_io_thread()) {
+      control_.local.emplace_back(AckItem{msg.delivery_tag, reply});
+      return;
+    }
     if (control_.queue.push(AckItem{msg.delivery_tag, reply})) return;
     log(host_.load(), LogLevel::warn,
         "zeromq: reply to " + msg.id + " dropped: the transport is not running");
@@ -78,6 +89,13 @@ void ZeromqTransport::publish(Message msg, PublishCallback done) noexcept {
     refused = Status::error("zeromq: cannot publish an event without a topic");
   } else {
     PublishItem item{std::move(msg), std::move(done)};
+    if (control_.on_io_thread()) {
+      try {
+        control_.local.emplace_back(std::move(item));
+        return;
+      } catch (const std::exception&) {  // std::bad_alloc: refused below, item left intact
+      }
+    }
     if (control_.queue.push(std::move(item))) return;
     refused = Status::error("zeromq: cannot publish: the transport is not running");
     done = std::move(item.done);  // push() leaves a refused item untouched

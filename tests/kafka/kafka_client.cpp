@@ -115,9 +115,8 @@ void Client::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* 
   auto* self = static_cast<Client*>(opaque);
   std::lock_guard lock(self->mu_);
   if (self->failures_++ == 0) {
-    self->first_failure_ =
-        fmt::format("{}: {}", m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "?",
-                    rd_kafka_err2str(m->err));
+    self->first_failure_ = fmt::format(
+        "{}: {}", m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "?", rd_kafka_err2str(m->err));
   }
 }
 
@@ -200,7 +199,8 @@ void Client::produce(const std::string& topic, const std::optional<std::string>&
 }
 
 void Client::flush(std::chrono::milliseconds timeout) {
-  if (rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), static_cast<int>(timeout.count()))) {
+  if (rd_kafka_resp_err_t err =
+          rd_kafka_flush(producer_.get(), static_cast<int>(timeout.count()))) {
     throw std::runtime_error(fmt::format("flush: {}", rd_kafka_err2str(err)));
   }
   std::lock_guard lock(mu_);

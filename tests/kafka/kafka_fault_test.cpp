@@ -14,11 +14,13 @@ namespace {
 constexpr int kPartitions = 4;
 
 // Waits until the topic holds at least `count` messages while `proc` runs.
-bool wait_output(Client& client, const std::string& topic, std::int64_t count,
-                 SidecarProcess& proc, std::chrono::milliseconds timeout) {
+bool wait_output(Client& client, const std::string& topic, std::int64_t count, SidecarProcess& proc,
+                 std::chrono::milliseconds timeout) {
   return eventually(
-      [&] { return !proc.running() || count_or_minus_one(client, topic, kPartitions) >= count; },
-      timeout, 20ms) &&
+             [&] {
+               return !proc.running() || count_or_minus_one(client, topic, kPartitions) >= count;
+             },
+             timeout, 20ms) &&
          proc.running();
 }
 
@@ -51,9 +53,8 @@ TEST_F(KafkaPipeline, KilledMidStreamAndRestartedEveryMessageComesOutAtLeastOnce
   proc.start();
   ASSERT_TRUE(proc.wait_ready()) << proc.log();
   std::string why;
-  ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, kPartitions, 120s, why))
-      << why << "\n"
-      << proc.log();
+  ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, kPartitions, 120s, why)) << why << "\n"
+                                                                                   << proc.log();
   EXPECT_EQ(proc.terminate(), 0) << proc.log();
 
   long duplicates = expect_complete(*client_, s.out, kPartitions, kMessages);
@@ -99,9 +100,8 @@ TEST_F(KafkaPipeline, ScaleOutSecondMemberLeavesWithSigtermTheOtherTakesOver) {
   EXPECT_LT(at_leave, kMessages) << "the stream ended before a member left: slow it down";
 
   std::string why;
-  ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, kPartitions, 120s, why))
-      << why << "\n"
-      << b.log();
+  ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, kPartitions, 120s, why)) << why << "\n"
+                                                                                   << b.log();
   EXPECT_EQ(b.terminate(), 0) << b.log();
 
   long duplicates = expect_complete(*client_, s.out, kPartitions, kMessages);
@@ -130,19 +130,18 @@ TEST_F(KafkaPipeline, BrokerStoppedMidStreamNothingLostAndConsumptionResumes) {
   ASSERT_TRUE(wait_output(client, s.out, kMessages / 5, proc, 60s)) << proc.log();
 
   broker.stop();
-  EXPECT_TRUE(eventually([&] { return http_get(proc.admin(), "/readyz").status == 503; }, 30s,
-                         100ms))
+  EXPECT_TRUE(
+      eventually([&] { return http_get(proc.admin(), "/readyz").status == 503; }, 30s, 100ms))
       << proc.log();
   EXPECT_TRUE(proc.running()) << proc.log();
 
   broker.start();
-  EXPECT_TRUE(eventually([&] { return http_get(proc.admin(), "/readyz").status == 200; }, 60s,
-                         100ms))
+  EXPECT_TRUE(
+      eventually([&] { return http_get(proc.admin(), "/readyz").status == 200; }, 60s, 100ms))
       << proc.log();
   std::string why;
-  ASSERT_TRUE(wait_all_committed(client, s.group, s.in, kPartitions, 120s, why))
-      << why << "\n"
-      << proc.log();
+  ASSERT_TRUE(wait_all_committed(client, s.group, s.in, kPartitions, 120s, why)) << why << "\n"
+                                                                                 << proc.log();
   EXPECT_EQ(proc.terminate(), 0) << proc.log();
 
   long duplicates = expect_complete(client, s.out, kPartitions, kMessages);

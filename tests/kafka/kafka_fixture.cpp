@@ -52,9 +52,8 @@ outputs:
                      fmt::arg("max_message_bytes", max_message_bytes), fmt::arg("dlq", dlq),
                      fmt::arg("workers", workers), fmt::arg("queue_capacity", queue_capacity),
                      fmt::arg("group", group), fmt::arg("commit_interval", commit_interval),
-                     fmt::arg("listen_offset_reset", listen_offset_reset),
-                     fmt::arg("props", props), fmt::arg("batch_size", batch_size),
-                     fmt::arg("out", out), fmt::arg("in", in));
+                     fmt::arg("listen_offset_reset", listen_offset_reset), fmt::arg("props", props),
+                     fmt::arg("batch_size", batch_size), fmt::arg("out", out), fmt::arg("in", in));
 }
 
 Properties quick_session() {
@@ -128,8 +127,9 @@ bool KafkaPipeline::wait_all_committed(Client& client, const std::string& group,
         return seen == highs;
       },
       timeout, std::chrono::milliseconds(250));
-  if (!ok) why = fmt::format("committed {} vs high watermarks {}", fmt::join(seen, ","),
-                             fmt::join(highs, ","));
+  if (!ok)
+    why = fmt::format("committed {} vs high watermarks {}", fmt::join(seen, ","),
+                      fmt::join(highs, ","));
   return ok;
 }
 

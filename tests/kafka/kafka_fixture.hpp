@@ -25,10 +25,10 @@ struct EchoSetup {
   int workers = 4;
   int batch_size = 16;
   int queue_capacity = 1024;
-  long max_message_bytes = 1048576;   // the host's limit; larger messages are dead-lettered
+  long max_message_bytes = 1048576;  // the host's limit; larger messages are dead-lettered
   std::string commit_interval = "200ms";
   std::string listen_offset_reset = "latest";
-  Properties librdkafka;               // passed through under options.librdkafka
+  Properties librdkafka;  // passed through under options.librdkafka
 
   [[nodiscard]] std::string yaml() const;
 };

@@ -29,9 +29,8 @@ TEST_F(KafkaPipeline, EveryKeyKeepsItsOrderAndOffsetsAreCommittedAfterTheOutcome
   proc.start();
   ASSERT_TRUE(proc.wait_ready()) << proc.log();
   std::string why;
-  ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, kPartitions, 60s, why))
-      << why << "\n"
-      << proc.log();
+  ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, kPartitions, 60s, why)) << why << "\n"
+                                                                                  << proc.log();
 
   // Every message is acknowledged only after its echo is confirmed: all of them are out now.
   auto records = client_->read_all(s.out, kPartitions);
@@ -69,7 +68,7 @@ TEST_F(KafkaPipeline, BadInputIsHandledOrDeadLetteredAndItsOffsetCommitted) {
 
   Client producer(brokers_, {{"message.max.bytes", "2097152"}});
   const std::string invalid_utf8("\xff\xfe\x80 not utf-8", 14);
-  producer.produce(s.in, std::nullopt, R"({"order_id":7,"case":"no key"})");        // 0
+  producer.produce(s.in, std::nullopt, R"({"order_id":7,"case":"no key"})");       // 0
   producer.produce(s.in, std::string("8"), std::nullopt);                          // 1
   producer.produce(s.in, std::string("9"), std::string(kBig, 'x'));                // 2
   producer.produce(s.in, std::string("10"), R"({"order_id":10,"case":"header"})",  // 3
@@ -82,7 +81,7 @@ TEST_F(KafkaPipeline, BadInputIsHandledOrDeadLetteredAndItsOffsetCommitted) {
   ASSERT_TRUE(proc.wait_ready()) << proc.log();
   std::string why;
   ASSERT_TRUE(wait_all_committed(*client_, s.group, s.in, 1, 60s, why)) << why << "\n"
-                                                                          << proc.log();
+                                                                        << proc.log();
 
   auto out = client_->read_all(s.out, 1);
   ASSERT_EQ(out.size(), 4u) << proc.log();
@@ -137,8 +136,9 @@ TEST_F(KafkaPipeline, PublishAndListenCommands) {
   const std::string cfg = proc.config_path();
   RunResult listened;
   // `listen` runs until it is stopped; the harness ends it after its timeout.
-  std::thread listener(
-      [&] { listened = run_sidecar({"listen", "-c", cfg, s.out}, env, std::chrono::seconds(8)); });
+  std::thread listener([&] {
+    listened = run_sidecar({"listen", "-c", cfg, s.out}, env, std::chrono::seconds(8));
+  });
   auto pub = run_sidecar({"publish", "-c", cfg, s.in, R"({"order_id":5,"via":"cli"})"}, env);
   EXPECT_EQ(pub.exit_code, 0) << pub.err;
   EXPECT_EQ(pub.out, fmt::format("ok: delivered to {} [0] at offset 0\n", s.in)) << pub.err;

@@ -5,12 +5,7 @@
 #include <vector>
 
 #include "echo_handler.hpp"
-// testkit.hpp's Host::counter_add and gauge_set take a parameter `name` that shadows its member
-// `name` (-Wshadow); silenced here until the SDK renames one of them.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
 #include "sidecar/testkit.hpp"
-#pragma GCC diagnostic pop
 
 namespace {
 

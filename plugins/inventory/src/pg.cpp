@@ -75,4 +75,29 @@ std::string array_literal(const std::vector<T>& values) {
 std::string int_array(const std::vector<std::int64_t>& values) { return array_literal(values); }
 std::string int_array(const std::vector<std::int32_t>& values) { return array_literal(values); }
 
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    out.push_back('"');
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out.push_back('\\');
+      out.push_back(c);
+    }
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string bool_array(const std::vector<bool>& values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    out.push_back(values[i] ? 't' : 'f');
+  }
+  out.push_back('}');
+  return out;
+}
+
 }  // namespace sidecar::inventory

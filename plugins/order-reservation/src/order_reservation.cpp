@@ -53,12 +53,13 @@ std::size_t OrderReservation::sweep_expired_holds() {
 std::vector<Outcome> OrderReservation::handle(std::span<const Message> batch,
                                               std::size_t worker) noexcept {
   std::vector<std::optional<Decision>> decisions(batch.size());
-  return handle_keyed<inventory::OrderCreated>(
+  return handle_keyed<inventory::OrderCreated, inventory::FirstTry::one_statement>(
       batch, worker,
       [&](const std::string& payload) {
         return inventory::decode_order(payload, settings_.max_message_bytes);
       },
-      [&](pqxx::dbtransaction& tx, const auto& msgs, const auto& todo, auto& out, bool savepoints) {
+      [&](pqxx::transaction_base& tx, const auto& msgs, const auto& todo, auto& out,
+          bool savepoints) {
         reserve_batch(tx, batch, msgs, todo, emit_topic_, out, decisions, savepoints);
       },
       [&](const std::vector<Outcome>& out) {

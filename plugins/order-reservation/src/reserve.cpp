@@ -1,6 +1,5 @@
 #include "reserve.hpp"
 
-#include <algorithm>
 #include <stdexcept>
 
 #include "inventory/batch.hpp"
@@ -9,134 +8,112 @@
 
 namespace sidecar::order_reservation {
 
-using inventory::OrderLine;
-
 void prepare_reservation(pqxx::connection& conn) {
-  conn.prepare("order_lines",
-               "SELECT order_id, product_id, count FROM order_items"
-               " WHERE order_id = ANY($1::bigint[]) ORDER BY order_id, product_id");
-  conn.prepare(
-      "lock_products",
-      "SELECT id, count FROM products WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE");
-  // One round trip per order. The key comes first: a known key stops everything else. The
-  // decision row is the order's claim: an order decided before (or reserved by another tool),
-  // whatever key it came with, changes nothing. Stock was checked under the locks already.
-  conn.prepare("reserve_order",
-               "WITH k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)"
-               "  VALUES ($1::uuid, $2, $3) ON CONFLICT DO NOTHING RETURNING 1),"
-               " d AS (INSERT INTO order_decisions (order_id, status, reason)"
-               "  SELECT $3, $4::text, NULLIF($5::text, '') FROM k"
-               "  WHERE NOT EXISTS (SELECT 1 FROM reservations WHERE order_id = $3)"
-               "  ON CONFLICT DO NOTHING RETURNING order_id),"
-               " l AS (SELECT u.product_id, u.count"
-               "  FROM unnest($6::bigint[], $7::int[]) AS u (product_id, count)"
-               "  WHERE $4::text = 'CREATED' AND EXISTS (SELECT 1 FROM d)),"
-               " p AS (UPDATE products SET count = products.count - l.count FROM l"
-               "  WHERE products.id = l.product_id RETURNING products.id),"
-               " r AS (INSERT INTO reservations (order_id, product_id, count)"
-               "  SELECT $3, product_id, count FROM l RETURNING product_id),"
-               " o AS (INSERT INTO outbox (topic, key, payload)"
-               "  SELECT $8, $9, $10 FROM d RETURNING id)"
-               " SELECT EXISTS (SELECT 1 FROM k), EXISTS (SELECT 1 FROM d),"
-               "  (SELECT count(*) FROM p)");
-}
-
-Decision decide(const std::vector<OrderLine>& lines,
-                const std::map<std::int64_t, std::int64_t>& stock) {
-  if (lines.empty()) return {"FAILED", "no_items"};
-  bool short_of_stock = false;
-  for (const auto& line : lines) {
-    auto it = stock.find(line.product_id);
-    if (it == stock.end()) return {"FAILED", "unknown_product"};
-    if (it->second < line.count) short_of_stock = true;
-  }
-  if (short_of_stock) return {"FAILED", "insufficient_stock"};
-  return {"CREATED", ""};
+  // All of a batch's work in one round trip; see migrations/0005_reserve_orders.sql.
+  conn.prepare("reserve_orders",
+               "SELECT o_msg, o_status, o_reason FROM reserve_orders($1::uuid[], $2::text[],"
+               " $3::bigint[], $4::boolean[], $5::text[], $6::text[], $7::int[], $8::bigint[],"
+               " $9::int[], $10::text)");
+  // Only for the run with savepoints, whose messages each call reserve_orders() on their own:
+  // locking per message would let two sidecars' batches deadlock.
+  conn.prepare("lock_batch_products",
+               "SELECT id FROM products WHERE id IN (SELECT unnest($1::bigint[])"
+               " UNION SELECT product_id FROM order_items WHERE order_id = ANY($2::bigint[]))"
+               " ORDER BY id FOR UPDATE");
 }
 
 namespace {
 
-std::map<std::int64_t, std::vector<OrderLine>> stored_lines(
-    pqxx::dbtransaction& tx, const std::vector<std::optional<inventory::OrderCreated>>& msgs,
-    const std::vector<std::size_t>& todo) {
-  std::vector<std::int64_t> orders;
-  for (std::size_t i : todo) {
-    if (!msgs[i]->items) orders.push_back(msgs[i]->order_id);
+// reserve_orders() for the messages `which`, in that order: a decision for each message that
+// decided its order, nothing for a duplicate.
+std::vector<std::optional<Decision>> reserve_orders(
+    pqxx::transaction_base& tx, std::span<const Message> batch,
+    const std::vector<std::optional<inventory::OrderCreated>>& msgs,
+    const std::vector<std::size_t>& which, const std::string& emit_topic) {
+  std::vector<std::string> keys, topics, created_keys, failed_keys;
+  std::vector<std::int64_t> orders, line_products;
+  std::vector<bool> stored;
+  std::vector<std::int32_t> line_msgs, line_counts;
+  for (std::size_t j = 0; j < which.size(); ++j) {
+    const auto& m = *msgs[which[j]];
+    keys.push_back(m.idempotent_key);
+    topics.push_back(batch[which[j]].topic);
+    orders.push_back(m.order_id);
+    stored.push_back(!m.items);
+    // The reason is only known in the database, so the keys of both possible events go there.
+    created_keys.push_back(inventory::event_key(m.idempotent_key, "inventory.CREATED"));
+    failed_keys.push_back(inventory::event_key(m.idempotent_key, "inventory.FAILED"));
+    if (!m.items) continue;
+    for (const auto& line : *m.items) {
+      line_msgs.push_back(static_cast<std::int32_t>(j + 1));
+      line_products.push_back(line.product_id);
+      line_counts.push_back(line.count);
+    }
   }
-  std::map<std::int64_t, std::vector<OrderLine>> lines;
-  if (orders.empty()) return lines;
-  for (const auto& row : tx.exec_prepared("order_lines", inventory::int_array(orders))) {
-    lines[row[0].as<std::int64_t>()].push_back(
-        {row[1].as<std::int64_t>(), row[2].as<std::int32_t>()});
+  pqxx::result rows =
+      tx.exec_prepared("reserve_orders", inventory::text_array(keys), inventory::text_array(topics),
+                       inventory::int_array(orders), inventory::bool_array(stored),
+                       inventory::text_array(created_keys), inventory::text_array(failed_keys),
+                       inventory::int_array(line_msgs), inventory::int_array(line_products),
+                       inventory::int_array(line_counts), emit_topic);
+  if (rows.size() != which.size()) throw std::runtime_error("reserve_orders: wrong row count");
+  std::vector<std::optional<Decision>> decided(which.size());
+  for (const auto& row : rows) {
+    auto j = row[0].as<std::size_t>();
+    if (j < 1 || j > which.size()) throw std::runtime_error("reserve_orders: bad message index");
+    std::string status = row[1].as<std::string>();
+    if (status == "duplicate") continue;
+    decided[j - 1] = Decision{std::move(status), row[2].is_null() ? "" : row[2].as<std::string>()};
   }
-  return lines;
+  return decided;
 }
 
-std::map<std::int64_t, std::int64_t> lock_stock(pqxx::dbtransaction& tx,
-                                                std::vector<std::int64_t> product_ids) {
-  std::map<std::int64_t, std::int64_t> stock;
-  std::sort(product_ids.begin(), product_ids.end());
-  product_ids.erase(std::unique(product_ids.begin(), product_ids.end()), product_ids.end());
-  if (product_ids.empty()) return stock;
-  for (const auto& row : tx.exec_prepared("lock_products", inventory::int_array(product_ids))) {
-    stock[row[0].as<std::int64_t>()] = row[1].as<std::int64_t>();
+void lock_batch_products(pqxx::transaction_base& tx,
+                         const std::vector<std::optional<inventory::OrderCreated>>& msgs,
+                         const std::vector<std::size_t>& todo) {
+  std::vector<std::int64_t> products, stored_orders;
+  for (std::size_t i : todo) {
+    const auto& m = *msgs[i];
+    if (!m.items) {
+      stored_orders.push_back(m.order_id);
+      continue;
+    }
+    for (const auto& line : *m.items) products.push_back(line.product_id);
   }
-  return stock;
+  tx.exec_prepared("lock_batch_products", inventory::int_array(products),
+                   inventory::int_array(stored_orders));
 }
 
 }  // namespace
 
-void reserve_batch(pqxx::dbtransaction& tx, std::span<const Message> batch,
+void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
                    const std::vector<std::optional<inventory::OrderCreated>>& msgs,
                    const std::vector<std::size_t>& todo, const std::string& emit_topic,
                    std::vector<Outcome>& out, std::vector<std::optional<Decision>>& decisions,
                    bool savepoints) {
-  auto stored = stored_lines(tx, msgs, todo);
-  std::vector<std::vector<OrderLine>> lines(batch.size());
-  std::vector<std::int64_t> product_ids;
-  for (std::size_t i : todo) {
-    const auto& m = *msgs[i];
-    lines[i] = m.items ? *m.items : stored[m.order_id];
-    for (const auto& l : lines[i]) product_ids.push_back(l.product_id);
+  if (!savepoints) {
+    auto decided = reserve_orders(tx, batch, msgs, todo, emit_topic);
+    for (std::size_t j = 0; j < todo.size(); ++j) {
+      out[todo[j]] = decided[j] ? Outcome::ok() : Outcome::duplicate();
+      decisions[todo[j]] = std::move(decided[j]);
+    }
+    return;
   }
-  auto stock = lock_stock(tx, std::move(product_ids));
 
+  lock_batch_products(tx, msgs, todo);
   inventory::KeyGate gate(batch);
   for (std::size_t i : todo) {
     if (gate.blocked(i)) {
       out[i] = inventory::KeyGate::waiting();
       continue;
     }
-    const auto& m = *msgs[i];
-    Decision d = decide(lines[i], stock);
-    auto event = inventory::inventory_event(
-        emit_topic, inventory::event_key(m.idempotent_key, "inventory." + d.status), m.order_id,
-        d.status, d.reason);
-    std::vector<std::int64_t> pids;
-    std::vector<std::int32_t> counts;
-    if (d.status == "CREATED") {
-      for (const auto& l : lines[i]) {
-        pids.push_back(l.product_id);
-        counts.push_back(l.count);
-      }
-    }
-    Outcome o = inventory::one_message(tx, savepoints, [&](pqxx::dbtransaction& t) {
-      pqxx::row r =
-          t.exec_prepared1("reserve_order", m.idempotent_key, batch[i].topic, m.order_id, d.status,
-                           d.reason, inventory::int_array(pids), inventory::int_array(counts),
-                           event.topic, event.key, event.payload);
-      if (!r[0].as<bool>() || !r[1].as<bool>()) return Outcome::duplicate();
-      if (r[2].as<std::size_t>() != pids.size()) {
-        // Cannot happen while the rows are locked; refuse rather than reserve part of an order.
-        throw std::runtime_error("product rows changed under lock");
-      }
-      return Outcome::ok();
+    std::optional<Decision> decided;
+    Outcome o = inventory::one_message(tx, true, [&](pqxx::transaction_base& t) {
+      decided = std::move(reserve_orders(t, batch, msgs, {i}, emit_topic)[0]);
+      return decided ? Outcome::ok() : Outcome::duplicate();
     });
     gate.note(i, o);
-    if (o.kind == OutcomeKind::handled) {
-      for (std::size_t j = 0; j < pids.size(); ++j) stock[pids[j]] -= counts[j];
-      decisions[i] = std::move(d);
-    }
+    if (o.kind == OutcomeKind::handled) decisions[i] = std::move(decided);
     out[i] = std::move(o);
   }
 }

@@ -1,6 +1,6 @@
 #pragma once
-// The reservation of a batch of orders inside one transaction.
-#include <map>
+// The reservation of a batch of orders: one call of the database function reserve_orders()
+// (migrations/0005_reserve_orders.sql) for the whole batch, or one per message under savepoints.
 #include <optional>
 #include <pqxx/pqxx>
 #include <span>
@@ -15,20 +15,19 @@ namespace sidecar::order_reservation {
 
 void prepare_reservation(pqxx::connection& conn);
 
-// What an order's lines meet in stock: CREATED, or FAILED with the reason.
+// What an order's lines met in stock: CREATED, or FAILED with the reason.
 struct Decision {
   std::string status;  // "CREATED" or "FAILED"
   std::string reason;  // empty for CREATED
 };
 
-// Decides against `stock` (the locked counts); every line is checked before any is taken.
-Decision decide(const std::vector<inventory::OrderLine>& lines,
-                const std::map<std::int64_t, std::int64_t>& stock);
-
-// Locks the whole batch's products in ascending id first (two sidecars' batches never deadlock on
-// them), then handles each message of `todo`, under its own savepoint when `savepoints`.
-// Writes provisional outcomes into `out` and, for each handled message, its decision.
-void reserve_batch(pqxx::dbtransaction& tx, std::span<const Message> batch,
+// Without `savepoints`: the whole of `todo` in one statement, which locks the batch's products in
+// ascending id, checks every line against the running stock (earlier messages take stock first)
+// and writes everything; `tx` may be a pqxx::nontransaction. With `savepoints` (`tx` must then be
+// a transaction): the batch's products are locked first in one statement, in ascending id, then
+// each message runs on its own under a savepoint, so a message the database refuses costs only
+// itself. Writes provisional outcomes into `out` and, for each decided message, its decision.
+void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
                    const std::vector<std::optional<inventory::OrderCreated>>& msgs,
                    const std::vector<std::size_t>& todo, const std::string& emit_topic,
                    std::vector<Outcome>& out, std::vector<std::optional<Decision>>& decisions,

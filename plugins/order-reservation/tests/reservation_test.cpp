@@ -266,6 +266,129 @@ TEST_F(ReservationTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
   EXPECT_EQ(stock(dsn_, 1), 6);
 }
 
+// The whole batch is one statement, yet decided in batch order against the running stock: the
+// earlier of two orders that want the last unit gets it.
+TEST_F(ReservationTest, BatchEarlierOrderTakesTheLastUnit) {
+  load_products(dsn_, {{4, "cable", 1}});
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::vector<Message> batch = {
+      order(order_json(random_uuid(), 11, {{2, 1}, {4, 1}}), 11),
+      order(order_json(random_uuid(), 12, {{4, 1}}), 12),
+      order(order_json(random_uuid(), 13, {{2, 1}}), 13),
+  };
+  auto out = host_.handle(*h, batch);
+  for (const auto& o : out) EXPECT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+  EXPECT_EQ(stock(dsn_, 4), 0);
+  EXPECT_EQ(stock(dsn_, 2), 18);
+  EXPECT_EQ(
+      rows(dsn_,
+           "SELECT order_id, status, coalesce(reason, '') FROM order_decisions "
+           "ORDER BY 1"),
+      (std::vector<std::string>{"11|CREATED|", "12|FAILED|insufficient_stock", "13|CREATED|"}));
+  EXPECT_EQ(rows(dsn_, "SELECT order_id, product_id, count FROM reservations ORDER BY 1, 2"),
+            (std::vector<std::string>{"11|2|1", "11|4|1", "13|2|1"}));
+  // Outbox rows in batch order: the relay sends them in id order.
+  EXPECT_EQ(rows(dsn_, "SELECT key FROM outbox ORDER BY id"),
+            (std::vector<std::string>{"11", "12", "13"}));
+}
+
+TEST_F(ReservationTest, DuplicatesInsideOneBatch) {
+  auto h = make({{"redis_url", std::string()}});
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::string key = random_uuid();
+  std::string other_key = random_uuid();
+  std::vector<Message> batch = {
+      order(order_json(key, 21, {{1, 1}}), 21),
+      order(order_json(key, 21, {{1, 1}}), 21),        // the same message again
+      order(order_json(other_key, 21, {{1, 5}}), 21),  // the same order with another key
+      order(order_json(key, 22, {{1, 1}}), 22),        // the same key for another order
+      order(order_json(random_uuid(), 23, {{1, 2}}), 23),
+  };
+  auto out = host_.handle(*h, batch);
+  ASSERT_EQ(out.size(), batch.size());
+  EXPECT_EQ(out[0].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[1].kind, OutcomeKind::duplicate);
+  EXPECT_EQ(out[2].kind, OutcomeKind::duplicate);
+  EXPECT_EQ(out[3].kind, OutcomeKind::duplicate);
+  EXPECT_EQ(out[4].kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 7);
+  EXPECT_EQ(rows(dsn_, "SELECT order_id FROM order_decisions ORDER BY 1"),
+            (std::vector<std::string>{"21", "23"}));
+  // The order's second key is recorded too: that message changed nothing, once.
+  EXPECT_EQ(rows(dsn_, "SELECT order_id FROM handled_keys ORDER BY 1"),
+            (std::vector<std::string>{"21", "21", "23"}));
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox"), 2);
+  EXPECT_EQ(host_.counters["sidecar_inventory_orders_total"], 2);
+  // The whole batch again: every message is a duplicate now.
+  for (const auto& o : host_.handle(*h, batch)) EXPECT_EQ(o.kind, OutcomeKind::duplicate);
+  EXPECT_EQ(stock(dsn_, 1), 7);
+}
+
+TEST_F(ReservationTest, BatchUnknownProductNextToAGoodOrder) {
+  load_order_items(dsn_, 33, {{2, 3}, {3, 1}});
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::string bad_key = random_uuid();
+  std::vector<Message> batch = {
+      order(order_json(random_uuid(), 31, {{1, 1}, {2, 2}}), 31),
+      order(order_json(bad_key, 32, {{3, 9}, {99, 1}, {1, 1}}), 32),
+      order(order_json_stored(random_uuid(), 33), 33),
+      order(order_json(random_uuid(), 34, {}), 34),
+  };
+  auto out = host_.handle(*h, batch);
+  for (const auto& o : out) EXPECT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+  EXPECT_EQ(stock(dsn_, 1), 9);
+  EXPECT_EQ(stock(dsn_, 2), 15);
+  EXPECT_EQ(stock(dsn_, 3), 4);
+  EXPECT_EQ(rows(dsn_,
+                 "SELECT order_id, status, coalesce(reason, '') FROM order_decisions "
+                 "ORDER BY 1"),
+            (std::vector<std::string>{"31|CREATED|", "32|FAILED|unknown_product", "33|CREATED|",
+                                      "34|FAILED|no_items"}));
+  EXPECT_EQ(rows(dsn_, "SELECT order_id, product_id, count FROM reservations ORDER BY 1, 2"),
+            (std::vector<std::string>{"31|1|1", "31|2|2", "33|2|3", "33|3|1"}));
+  EXPECT_EQ(
+      rows(dsn_, "SELECT payload FROM outbox WHERE key = '32'"),
+      (std::vector<std::string>{
+          inventory::inventory_event("inventory", inventory::event_key(bad_key, "inventory.FAILED"),
+                                     32, "FAILED", "unknown_product")
+              .payload}));
+}
+
+// The database builds the event payload; it must be byte for byte what inventory_event() makes.
+TEST_F(ReservationTest, EventPayloadIsTheSameBytesAsInventoryEvent) {
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  std::string ok_key = random_uuid();
+  std::string short_key = random_uuid();
+  ASSERT_EQ(one(*h, order_json(ok_key, 41, {{1, 1}}), 41).kind, OutcomeKind::handled);
+  ASSERT_EQ(one(*h, order_json(short_key, 42, {{3, 6}}), 42).kind, OutcomeKind::handled);
+  EXPECT_EQ(
+      rows(dsn_, "SELECT payload FROM outbox ORDER BY id"),
+      (std::vector<std::string>{
+          inventory::inventory_event("inventory", inventory::event_key(ok_key, "inventory.CREATED"),
+                                     41, "CREATED", "")
+              .payload,
+          inventory::inventory_event("inventory",
+                                     inventory::event_key(short_key, "inventory.FAILED"), 42,
+                                     "FAILED", "insufficient_stock")
+              .payload}));
+}
+
+// Topics travel to the database as an array literal: quotes, commas and braces must survive.
+TEST_F(ReservationTest, OddTopicNamesSurviveTheArrayLiteral) {
+  auto h = make({{"emit_topic", std::string(R"(inv "x", {y}\z)")}});
+  ASSERT_TRUE(host_.start(*h));
+  std::string topic = R"(ord"er,{1}\)";
+  auto out =
+      host_.handle(*h, {testkit::message(topic, "51", order_json(random_uuid(), 51, {{1, 1}}))});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, OutcomeKind::handled) << out[0].reason;
+  EXPECT_EQ(scalar(dsn_, "SELECT topic FROM handled_keys"), topic);
+  EXPECT_EQ(scalar(dsn_, "SELECT topic FROM outbox"), R"(inv "x", {y}\z)");
+}
+
 TEST_F(ReservationTest, RedisDownStillExactlyOnce) {
   auto h = make({{"redis_url", unused_redis_url()}});
   ASSERT_TRUE(host_.start(*h));

@@ -146,7 +146,8 @@ TEST_F(ZeromqClient, ListenHonoursShouldStop) {
 }
 
 TEST_F(ZeromqClient, ListenWithoutATopicIsAnError) {
-  EXPECT_FALSE(cli->listen("", [](const Message&) { return true; }, [] { return true; }));
+  EXPECT_FALSE(cli->listen(
+      "", [](const Message&) { return true; }, [] { return true; }));
 }
 
 TEST_F(ZeromqClient, ACallbackThatThrowsBecomesAnError) {

@@ -32,7 +32,8 @@ TEST(ZeromqOptions, EveryOptionIsDocumentedAndItsDefaultParses) {
 }
 
 TEST(ZeromqOptions, DefaultsApply) {
-  auto o = parse({{"bind_in", std::string("tcp://*:5555")}, {"bind_out", std::string("tcp://*:5556")}});
+  auto o =
+      parse({{"bind_in", std::string("tcp://*:5555")}, {"bind_out", std::string("tcp://*:5556")}});
   EXPECT_EQ(o.connect_in, "tcp://127.0.0.1:5555");
   EXPECT_EQ(o.connect_out, "tcp://127.0.0.1:5556");
   EXPECT_EQ(o.sndhwm, 10000);
@@ -64,10 +65,12 @@ TEST(ZeromqOptions, BadValuesAreRefused) {
   EXPECT_THROW(parse({{"bind_in", in}, {"bind_out", out}, {"rcvhwm", std::int64_t{1} << 40}}),
                std::invalid_argument);
   EXPECT_THROW(
-      parse({{"bind_in", in}, {"bind_out", out}, {"request_timeout", std::chrono::milliseconds(0)}}),
+      parse(
+          {{"bind_in", in}, {"bind_out", out}, {"request_timeout", std::chrono::milliseconds(0)}}),
       std::invalid_argument);
-  EXPECT_THROW(parse({{"bind_in", in}, {"bind_out", out}, {"linger", std::chrono::milliseconds(-1)}}),
-               std::invalid_argument);
+  EXPECT_THROW(
+      parse({{"bind_in", in}, {"bind_out", out}, {"linger", std::chrono::milliseconds(-1)}}),
+      std::invalid_argument);
 }
 
 TEST(ZeromqOptions, TheTransportConstructorRefusesBadOptions) {

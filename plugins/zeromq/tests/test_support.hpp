@@ -16,12 +16,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-// testkit.hpp's Host::counter_add and gauge_set take a parameter `name` that shadows its member
-// `name` (-Wshadow); silenced here until the SDK renames one of them.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
 #include "sidecar/testkit.hpp"
-#pragma GCC diagnostic pop
 #include "sidecar/transport.hpp"
 #include "zeromq_transport.hpp"
 
@@ -66,6 +61,29 @@ class RecordingSink : public sidecar::InboundSink {
   std::condition_variable cv_;
   std::vector<sidecar::Message> messages_;
   std::function<void(const sidecar::Message&)> on_deliver;
+};
+
+// Publish confirmations arrive on the I/O thread: collect them under a lock.
+class Confirmations {
+ public:
+  sidecar::PublishCallback callback() {
+    return [this](const sidecar::Status& s) {
+      std::lock_guard lock(mu_);
+      got_.push_back(s);
+      cv_.notify_all();
+    };
+  }
+  // The n-th confirmation (1-based), once it has arrived.
+  std::optional<sidecar::Status> wait(std::size_t n, std::chrono::milliseconds timeout = 5s) {
+    std::unique_lock lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [&] { return got_.size() >= n; })) return std::nullopt;
+    return got_[n - 1];
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<sidecar::Status> got_;
 };
 
 // A private directory for ipc:// endpoints, so parallel test runs never collide on a port.

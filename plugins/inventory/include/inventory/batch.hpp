@@ -42,8 +42,8 @@ class KeyGate {
 // lazily on exec() but not on exec_prepared(), so a failed prepared statement in one aborted the
 // whole transaction. No RELEASE: ROLLBACK TO names the latest savepoint of that name, and leaving
 // them costs nothing until the commit, while a RELEASE would cost a round trip per message.
-template <class Fn>
-Outcome one_message(pqxx::dbtransaction& tx, bool savepoint, Fn&& fn) {
+template <class Tx, class Fn>
+Outcome one_message(Tx& tx, bool savepoint, Fn&& fn) {
   if (!savepoint) return fn(tx);
   tx.exec0("SAVEPOINT sidecar_msg");
   try {
@@ -58,6 +58,10 @@ Outcome one_message(pqxx::dbtransaction& tx, bool savepoint, Fn&& fn) {
 
 enum class TxEnd { committed, broken, failed };
 
+// What a fault before the commit means for every outcome of `todo`. Call from a catch block.
+TxEnd end_with_fault(PgSession& pg, std::vector<Outcome>& out, const std::vector<std::size_t>& todo,
+                     const std::exception& e) noexcept;
+
 // Runs `body(tx)` in one transaction on `pg` and commits. Until the commit is done every outcome
 // of `todo` is provisional: on any fault they all become retry (transient, connection) or failed
 // (permanent).
@@ -70,11 +74,26 @@ TxEnd in_transaction(PgSession& pg, std::vector<Outcome>& out, const std::vector
     tx.commit();
     return TxEnd::committed;
   } catch (const std::exception& e) {
-    DbFault fault = classify(e);
-    if (fault == DbFault::broken) pg.reset();
-    Outcome o = outcome_for(fault, e);
-    for (std::size_t i : todo) out[i] = o;
-    return fault == DbFault::broken ? TxEnd::broken : TxEnd::failed;
+    return end_with_fault(pg, out, todo, e);
+  } catch (...) {
+    for (std::size_t i : todo) out[i] = Outcome::failed("unknown exception");
+    return TxEnd::failed;
+  }
+}
+
+// Like in_transaction, but outside a transaction block: each statement is its own transaction,
+// so `body` must make all its changes in ONE statement. That saves the BEGIN and COMMIT round
+// trips, and the locks the statement takes end with it instead of a round trip later (which is
+// what lets concurrent batches on the same products keep up with one statement each).
+template <class Body>
+TxEnd in_one_statement(PgSession& pg, std::vector<Outcome>& out,
+                       const std::vector<std::size_t>& todo, Body&& body) noexcept {
+  try {
+    pqxx::nontransaction tx(pg.get());
+    body(static_cast<pqxx::transaction_base&>(tx));
+    return TxEnd::committed;
+  } catch (const std::exception& e) {
+    return end_with_fault(pg, out, todo, e);
   } catch (...) {
     for (std::size_t i : todo) out[i] = Outcome::failed("unknown exception");
     return TxEnd::failed;

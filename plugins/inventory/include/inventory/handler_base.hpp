@@ -20,6 +20,9 @@
 
 namespace sidecar::inventory {
 
+// How a batch's first run talks to the database; see handle_keyed().
+enum class FirstTry { transaction, one_statement };
+
 class InventoryHandler : public Handler {
  public:
   Status start(const HandlerContext& ctx) noexcept override;
@@ -51,7 +54,12 @@ class InventoryHandler : public Handler {
   // the database refusing a message that passed decoding and the stock check is rare. If it does,
   // the transaction is rolled back and the batch runs again with a savepoint per message, so the
   // refused message costs only itself.
-  template <class Msg, class Decode, class Body, class After>
+  //
+  // FirstTry::one_statement: the first run is outside a transaction block (body gets a
+  // pqxx::transaction_base&, savepoints false) and must make all its changes in one statement;
+  // the run with savepoints is still a transaction (body gets a pqxx::dbtransaction&).
+  template <class Msg, FirstTry first = FirstTry::transaction, class Decode, class Body,
+            class After>
   std::vector<Outcome> handle_keyed(std::span<const Message> batch, std::size_t worker,
                                     Decode&& decode, Body&& body, After&& after) noexcept;
 
@@ -69,7 +77,7 @@ class InventoryHandler : public Handler {
   std::atomic<bool> db_ok_{false};
 };
 
-template <class Msg, class Decode, class Body, class After>
+template <class Msg, FirstTry first, class Decode, class Body, class After>
 std::vector<Outcome> InventoryHandler::handle_keyed(std::span<const Message> batch,
                                                     std::size_t index, Decode&& decode, Body&& body,
                                                     After&& after) noexcept {
@@ -109,7 +117,13 @@ std::vector<Outcome> InventoryHandler::handle_keyed(std::span<const Message> bat
         body(tx, msgs, todo, out, savepoints);
       });
     };
-    TxEnd end = attempt(false);
+    TxEnd end;
+    if constexpr (first == FirstTry::one_statement) {
+      end = in_one_statement(w->pg, out, todo,
+                             [&](pqxx::transaction_base& tx) { body(tx, msgs, todo, out, false); });
+    } else {
+      end = attempt(false);
+    }
     if (end == TxEnd::failed && todo.size() > 1) end = attempt(true);
     note_db(end != TxEnd::broken);
     if (end != TxEnd::committed) return out;

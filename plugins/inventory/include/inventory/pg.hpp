@@ -50,5 +50,8 @@ std::string with_connect_timeout(const std::string& dsn, int seconds);
 // PostgreSQL array literals ("{1,2,3}"): libpqxx 6.4 takes no containers as parameters.
 std::string int_array(const std::vector<std::int64_t>& values);
 std::string int_array(const std::vector<std::int32_t>& values);
+// Every element quoted and escaped, so any text (a topic name with a comma or a quote) survives.
+std::string text_array(const std::vector<std::string>& values);
+std::string bool_array(const std::vector<bool>& values);
 
 }  // namespace sidecar::inventory
