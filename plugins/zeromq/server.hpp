@@ -66,8 +66,8 @@ class Server {
   [[nodiscard]] bool routed(std::string_view topic) const noexcept;
 
   static constexpr std::size_t kMaxFrames = 4;  // routing id, delimiter, topic, payload
-  // Requests read per wake-up: enough to amortise the poll, few enough that a pause requested
-  // while a burst is delivered lets only this many more in.
+  // Requests read per wake-up: enough to amortise the poll and the host's worker wake-ups, few
+  // enough that replies and events still go out between bursts under a flood of requests.
   static constexpr std::size_t kReadBatch = 256;
 
   ZeromqOptions options_;
