@@ -20,6 +20,13 @@ class Bus::Sink : public InboundSink {
       log_error("bus: deliver failed", {{"error", e.what()}});
     }
   }
+  void deliver_burst(std::vector<Message>& msgs) noexcept override {
+    try {
+      bus_.deliver_burst(transport_, msgs);
+    } catch (const std::exception& e) {
+      log_error("bus: deliver failed", {{"error", e.what()}});
+    }
+  }
 
  private:
   Bus& bus_;
@@ -89,13 +96,13 @@ void Bus::set_paused(bool pause) {
   }
 }
 
-void Bus::deliver(std::size_t transport, Message msg) {
+std::optional<std::size_t> Bus::admit(std::size_t transport, Message& msg, Item& item) {
   auto it = routes_.find({transport, msg.topic});
   if (it == routes_.end()) {
     unrouted_->add(1);
     in_flight_.fetch_add(1);
     ack(transport, msg, Reply{"error", "no route for topic \"" + msg.topic + "\"", std::nullopt});
-    return;
+    return std::nullopt;
   }
   RouteState* route = it->second.get();
   route->in->add(1);
@@ -103,18 +110,21 @@ void Bus::deliver(std::size_t transport, Message msg) {
   in_flight_gauge_->set(static_cast<double>(n));
   if (n >= options_.bus.queue_capacity) set_paused(true);
 
-  Item item{std::move(msg), transport, route, 0};
+  item = Item{std::move(msg), transport, route, 0};
   if (item.msg.payload.size() > options_.max_message_bytes) {
     auto reason = fmt::format("too_large: {} bytes exceeds max_message_bytes {}",
                               item.msg.payload.size(), options_.max_message_bytes);
     dead_letter(std::move(item), std::move(reason), handlers_[route->route.handler].name);
-    return;
+    return std::nullopt;
   }
   if (item.msg.key.empty() && !route->route.key_field.empty()) {
     item.msg.key = extract_json_key(item.msg.payload, route->route.key_field);
   }
-  std::size_t w = item.msg.key.empty() ? round_robin_.fetch_add(1) % workers_.size()
-                                       : std::hash<std::string>{}(item.msg.key) % workers_.size();
+  return item.msg.key.empty() ? round_robin_.fetch_add(1) % workers_.size()
+                              : std::hash<std::string>{}(item.msg.key) % workers_.size();
+}
+
+void Bus::enqueue(std::size_t w, Item item) {
   auto& worker = *workers_[w];
   bool wake = false;
   {
@@ -124,6 +134,33 @@ void Bus::deliver(std::size_t transport, Message msg) {
   }
   // A busy worker takes the queue when it is done; waking it costs a system call per message.
   if (wake) worker.cv.notify_one();
+}
+
+void Bus::deliver(std::size_t transport, Message msg) {
+  Item item;
+  if (auto w = admit(transport, msg, item)) enqueue(*w, std::move(item));
+}
+
+void Bus::deliver_burst(std::size_t transport, std::vector<Message>& msgs) {
+  // Sorted into per-worker runs first, so each worker's lock is taken, and the worker woken,
+  // once per burst; per-key order holds because a key's messages keep their relative order.
+  std::vector<std::vector<Item>> runs(workers_.size());
+  for (auto& m : msgs) {
+    Item item;
+    if (auto w = admit(transport, m, item)) runs[*w].push_back(std::move(item));
+  }
+  msgs.clear();
+  for (std::size_t w = 0; w < runs.size(); ++w) {
+    if (runs[w].empty()) continue;
+    auto& worker = *workers_[w];
+    bool wake = false;
+    {
+      std::lock_guard lock(worker.mu);
+      for (auto& item : runs[w]) worker.queue.push_back(std::move(item));
+      wake = worker.idle;
+    }
+    if (wake) worker.cv.notify_one();
+  }
 }
 
 void Bus::worker_loop(std::size_t index) {

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -56,6 +57,7 @@ class Bus {
 
   // From a transport's thread; never blocks.
   void deliver(std::size_t transport, Message msg);
+  void deliver_burst(std::size_t transport, std::vector<Message>& msgs);
   void start();
   // Stops resuming transports, waits until every delivered message is final (or the timeout).
   // Returns true when nothing is left in flight.
@@ -111,6 +113,10 @@ class Bus {
     PendingAck& pending() { return shared ? *shared : own; }
   };
 
+  // Routes, counts and keys a delivered message; the worker it goes to, or nothing when it was
+  // answered already (no route, too large).
+  std::optional<std::size_t> admit(std::size_t transport, Message& msg, Item& item);
+  void enqueue(std::size_t worker, Item item);
   void worker_loop(std::size_t index);
   void process(std::vector<Item>& batch, std::size_t worker);
   std::vector<Outcome> call_handler(const BusHandler& h, std::vector<Item>& items,

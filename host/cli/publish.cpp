@@ -16,7 +16,7 @@ int cmd_publish(const CommandLine& cl) {
   auto config = load_config_or_report(cl);
   if (!config) return 2;
   Logger::instance().set_level(LogLevel::warn);
-  std::chrono::milliseconds timeout{10'000};
+  std::chrono::milliseconds timeout{0};  // 0: the transport's own default
   if (!cl.timeout.empty()) {
     auto t = parse_duration(cl.timeout);
     if (!t) {

@@ -42,12 +42,12 @@ Status EchoHandler::start(const HandlerContext& ctx) noexcept {
 void EchoHandler::stop() noexcept {}
 
 std::vector<Outcome> EchoHandler::handle(std::span<const Message> batch,
-                                         std::size_t /*worker*/) noexcept {
+                                         std::size_t /*worker*/) {
   std::vector<Outcome> outcomes;
   outcomes.reserve(batch.size());
   for (const Message& msg : batch) {
-    // handle() is noexcept: an exception that left it would terminate the host. Catch per
-    // message, so one bad message fails alone and the rest of the batch still succeeds.
+    // The host would catch an exception that left handle(), but count it against the whole
+    // batch. Caught per message, one bad message fails alone and the rest of the batch succeeds.
     try {
       outcomes.push_back(handle_one(msg));
     } catch (const std::exception& e) {

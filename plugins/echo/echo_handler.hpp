@@ -22,7 +22,7 @@ class EchoHandler final : public Handler {
 
   Status start(const HandlerContext& ctx) noexcept override;
   void stop() noexcept override;
-  std::vector<Outcome> handle(std::span<const Message> batch, std::size_t worker) noexcept override;
+  std::vector<Outcome> handle(std::span<const Message> batch, std::size_t worker) override;
 
  private:
   Outcome handle_one(const Message& msg) const;

@@ -188,6 +188,8 @@ Reply KafkaTransport::request(const Message& msg, std::chrono::milliseconds time
 }
 
 Reply KafkaTransport::request_unguarded(const Message& msg, std::chrono::milliseconds timeout) {
+  // 0 means the caller has no preference (transport.hpp).
+  if (timeout.count() <= 0) timeout = std::chrono::seconds(10);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto left = [&] {
     return std::max(std::chrono::milliseconds(1),

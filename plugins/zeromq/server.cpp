@@ -257,6 +257,12 @@ void Server::read_inbound() {
 }
 
 bool Server::deliver_read() noexcept {
+  if (delivered_ == 0 && !inbound_.empty() && !control_.paused.load(std::memory_order_relaxed)) {
+    // The whole burst in one call: the host takes each worker's lock once per burst.
+    ctx_.sink->deliver_burst(inbound_);
+    inbound_.clear();
+    return true;
+  }
   while (delivered_ < inbound_.size()) {
     // The sink may pause us from inside deliver(): the rest of the burst waits for resume().
     if (control_.paused.load(std::memory_order_relaxed)) return false;

@@ -211,6 +211,35 @@ TEST(Bus, KeepsPerKeyOrderAcrossParallelWorkers) {
             keys * per_key);
 }
 
+TEST(Bus, BurstsKeepPerKeyOrder) {
+  BusConfig bc;
+  bc.workers = 3;
+  bc.queue_capacity = 100000;
+  Fixture f(bc, 8);
+  std::vector<Message> burst;
+  int total = 0;
+  for (int i = 0; i < 100; ++i) {
+    for (int k = 0; k < 10; ++k) {
+      Message m;
+      m.id = std::to_string(k) + ":" + std::to_string(i);
+      m.topic = "in";
+      m.key = "key" + std::to_string(k);
+      m.payload = "ok";
+      burst.push_back(std::move(m));
+      ++total;
+      if (burst.size() == 37) f.bus->sink(0).deliver_burst(burst);
+    }
+  }
+  f.bus->sink(0).deliver_burst(burst);
+  EXPECT_TRUE(burst.empty());
+  ASSERT_TRUE(f.transport.wait_acks(total));
+  for (int k = 0; k < 10; ++k) {
+    auto& ids = f.handler.seen["key" + std::to_string(k)];
+    ASSERT_EQ(ids.size(), 100u);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(ids[i], std::to_string(k) + ":" + std::to_string(i));
+  }
+}
+
 TEST(Bus, KeyFromJsonFieldWhenTheMessageHasNone) {
   BusConfig bc;
   bc.workers = 4;

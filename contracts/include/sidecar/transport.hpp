@@ -17,9 +17,16 @@ namespace sidecar {
 class InboundSink {
  public:
   virtual ~InboundSink() = default;
-  // Takes ownership. Never blocks; the host answers backpressure through pause()/resume().
-  // Every delivered message is answered exactly once through Transport::ack.
+  // Takes ownership. Never blocks; the host answers backpressure through pause()/resume(), which
+  // it may call from inside deliver(). Every delivered message is answered exactly once through
+  // Transport::ack.
   virtual void deliver(Message msg) noexcept = 0;
+  // The same for a burst read at once: the host then takes each worker's lock and wakes each
+  // worker once per burst instead of once per message. Leaves `msgs` empty.
+  virtual void deliver_burst(std::vector<Message>& msgs) noexcept {
+    for (auto& m : msgs) deliver(std::move(m));
+    msgs.clear();
+  }
 };
 
 struct TransportContext {
@@ -45,7 +52,8 @@ class Transport {
   virtual bool ready() const noexcept = 0;
 
   // --- client side: `sidecar publish` and `sidecar listen`; start() is not called first ---
-  // Sends one message towards a running sidecar and waits for its outcome.
+  // Sends one message towards a running sidecar and waits for its outcome; a timeout of 0 means
+  // the transport's own default.
   virtual Reply request(const Message& msg, std::chrono::milliseconds timeout) noexcept = 0;
   // Calls on_message for every message of `topic` until it returns false or should_stop() is true.
   virtual Status listen(const std::string& topic,
