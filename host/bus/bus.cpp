@@ -86,6 +86,7 @@ void Bus::set_paused(bool pause) {
   if (pause == paused_) return;
   if (!pause && closing_) return;
   paused_ = pause;
+  paused_hint_.store(pause, std::memory_order_relaxed);
   paused_gauge_->set(pause ? 1 : 0);
   for (auto* t : transports_) {
     if (pause) {
@@ -342,7 +343,9 @@ void Bus::ack(std::size_t transport, const Message& msg, const Reply& reply) {
   transports_[transport]->ack(msg, reply);
   auto n = in_flight_.fetch_sub(1) - 1;
   in_flight_gauge_->set(static_cast<double>(n));
-  if (n <= options_.bus.queue_capacity / 2 && paused()) set_paused(false);
+  if (n <= options_.bus.queue_capacity / 2 && paused_hint_.load(std::memory_order_relaxed)) {
+    set_paused(false);
+  }
   if (n == 0) {
     std::lock_guard lock(idle_mu_);
     idle_cv_.notify_all();

@@ -149,6 +149,7 @@ class Bus {
   std::atomic<bool> closing_{false};  // draining: never resume transports again
   mutable std::mutex pause_mu_;
   bool paused_ = false;
+  std::atomic<bool> paused_hint_{false};  // read without the lock on every ack
   std::mutex idle_mu_;
   std::condition_variable idle_cv_;
   std::mutex sleep_mu_;
