@@ -1,14 +1,19 @@
 // bench/kafka_passthrough: N small messages preloaded into a 4-partition topic on the broker
-// named by KAFKA_BROKERS, then moved to another topic twice in the same run:
+// named by KAFKA_BROKERS, then moved to another topic, in the same run, by:
 //   1. a bare librdkafka loop: group consumer, idempotent producer, offsets committed by hand
 //      once the copy is confirmed (the baseline);
-//   2. `sidecar` (kafka transport → echo handler → kafka transport, offsets committed after the
+//   2. the same loop adding the three kafka.* headers (partition, offset, timestamp) that the
+//      sidecar's echo carries over from its input, so that the same bytes go over the wire;
+//   3. `sidecar` (kafka transport → echo handler → kafka transport, offsets committed after the
 //      echo is confirmed).
 // Each is timed from its first message in the output topic to the Nth (output counted by high
-// watermarks). Prints both rates, their ratio and the sidecar's resident memory.
+// watermarks), with the CPU time it used per message. Prints the rates, the ratios and the
+// sidecar's resident memory.
 //   kafka_passthrough [messages=1000000]
+// Each contestant runs KAFKA_BENCH_ROUNDS times (default 2), alternating; the best rates count.
 // Tuning without rebuilding: KAFKA_BENCH_WORKERS, KAFKA_BENCH_BATCH, KAFKA_BENCH_QUEUE and
-// KAFKA_BENCH_PROPS ("key=value,key=value": librdkafka properties for both contestants).
+// KAFKA_BENCH_PROPS ("key=value,key=value": librdkafka properties for both contestants);
+// KAFKA_BENCH_SIDECAR_PRELOAD sets LD_PRELOAD for the sidecar only (e.g. another allocator).
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
@@ -20,6 +25,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -110,9 +116,14 @@ KafkaHandle make(rd_kafka_type_t type, ConfHandle conf) {
 // The baseline: what the sidecar does on the wire, with nothing in between.
 class BareLoop {
  public:
+  // `with_headers`: each copy also carries the three kafka.* headers that the sidecar's echo
+  // carries over from its input (like for like on the wire).
   BareLoop(const std::string& brokers, const Properties& props, std::string in, std::string out,
-           const std::string& group)
-      : in_(std::move(in)), out_(std::move(out)), done_(kPartitions, -1) {
+           const std::string& group, bool with_headers)
+      : in_(std::move(in)),
+        out_(std::move(out)),
+        done_(kPartitions, -1),
+        with_headers_(with_headers) {
     ConfHandle pc = conf_for(brokers, props, true);
     char errstr[512];
     rd_kafka_conf_set(pc.get(), "enable.idempotence", "true", errstr, sizeof errstr);
@@ -161,13 +172,27 @@ class BareLoop {
     // The opaque remembers where the message came from, for the commit after its delivery.
     auto tag =
         (static_cast<std::uintptr_t>(m.partition) << 48) | static_cast<std::uintptr_t>(m.offset);
+    rd_kafka_headers_t* headers = nullptr;
+    if (with_headers_) {
+      // What the sidecar's echo carries on: the transport's kafka.* headers of the input.
+      headers = rd_kafka_headers_new(3);
+      auto add = [&](const char* name, const std::string& value) {
+        rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
+      };
+      rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+      add("kafka.partition", std::to_string(m.partition));
+      add("kafka.offset", std::to_string(m.offset));
+      add("kafka.timestamp", std::to_string(rd_kafka_message_timestamp(&m, &type)));
+    }
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(m.key, m.key_len), RD_KAFKA_V_VALUE(m.payload, m.len),
-          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)), RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)),
+          RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // the headers are librdkafka's now
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        if (headers != nullptr) rd_kafka_headers_destroy(headers);
         throw std::runtime_error(fmt::format("produce: {}", rd_kafka_err2str(err)));
       }
       rd_kafka_poll(producer_.get(), 5);
@@ -210,6 +235,7 @@ class BareLoop {
   KafkaHandle consumer_;
   std::vector<std::int64_t> done_;
   long delivered_ = 0;
+  bool with_headers_ = false;
 };
 
 struct Span {
@@ -263,62 +289,52 @@ std::string suffix() {
   return fmt::format("{:08x}", static_cast<std::uint32_t>(gen()));
 }
 
-}  // namespace
+struct Result {
+  double rate = 0;      // messages per second, 0 when incomplete
+  double cpu_us = 0;    // CPU microseconds per message
+  long rss_max_kb = 0;  // sidecar only
+  long hwm_kb = 0;      // sidecar only
+  bool ok = false;      // complete (and for the sidecar: committed, exit 0)
+};
 
-int main(int argc, char** argv) try {
-  const long n = argc > 1 ? std::stol(argv[1]) : 1'000'000;
-  const char* brokers_env = std::getenv("KAFKA_BROKERS");
-  if (brokers_env == nullptr || *brokers_env == '\0') {
-    fmt::print(stderr,
-               "kafka_passthrough: KAFKA_BROKERS is not set (tests/kafka/broker.sh start; "
-               "eval \"$(tests/kafka/broker.sh env)\")\n");
-    return 2;
+struct Bench {
+  std::string brokers;
+  long n = 0;
+  int workers = 1;
+  int batch = 64;
+  int queue = 65536;
+  Properties props;
+  std::string in;
+  std::string dlq;
+  Client* client = nullptr;
+
+  static steady_clock::time_point deadline() { return steady_clock::now() + seconds(600); }
+
+  Result bare(const std::string& round, bool with_headers) {
+    const std::string out = "bench-bare-out-" + round;
+    client->create_topic(out, kPartitions);
+    BareLoop loop(brokers, props, in, out, "bench-bare-" + round, with_headers);
+    double cpu0 = cpu_seconds(::getpid());
+    std::thread t([&, d = deadline()] {
+      if (!loop.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
+    });
+    Span span = watch_output(*client, out, n, deadline(), [] {});
+    t.join();
+    Result r;
+    r.ok = span.complete;
+    r.rate = span.complete ? static_cast<double>(n) / span.seconds : 0;
+    r.cpu_us = (cpu_seconds(::getpid()) - cpu0) * 1e6 / static_cast<double>(n);
+    return r;
   }
-  const std::string brokers = brokers_env;
-  const int workers = env_int("KAFKA_BENCH_WORKERS", 2);
-  const int batch = env_int("KAFKA_BENCH_BATCH", 256);
-  const int queue = env_int("KAFKA_BENCH_QUEUE", 65536);
-  const Properties props = tuning();
-  const std::string run = suffix();
-  const std::string in = "bench-in-" + run, bare_out = "bench-bare-out-" + run,
-                    side_out = "bench-sidecar-out-" + run, dlq = "bench-dlq-" + run;
 
-  Client client(brokers, {{"linger.ms", "20"},
-                          {"batch.num.messages", "10000"},
-                          {"queue.buffering.max.messages", "1000000"}});
-  for (const auto& t : {in, bare_out, side_out}) client.create_topic(t, kPartitions);
-  client.create_topic(dlq, 1);
-  fmt::print("kafka_passthrough: {} messages of {} bytes, {} partitions, broker {}\n", n,
-             payload(0).size(), kPartitions, brokers);
-  std::string described;
-  for (const auto& [k, v] : props)
-    described += fmt::format("{}{}={}", described.empty() ? "" : " ", k, v);
-  fmt::print("  librdkafka: {}\n", described);
-  auto t0 = steady_clock::now();
-  for (long i = 0; i < n; ++i) client.produce(in, std::to_string(i % kOrders + 1), payload(i));
-  client.flush(seconds(300));
-  fmt::print("  preload                          : {:>10.0f} msgs/s\n",
-             static_cast<double>(n) / duration<double>(steady_clock::now() - t0).count());
-
-  // 1. The bare loop, in a thread of its own; the output is watched the same way for both.
-  BareLoop bare(brokers, props, in, bare_out, "bench-bare-" + run);
-  const auto deadline = [] { return steady_clock::now() + seconds(600); };
-  double cpu0 = cpu_seconds(::getpid());
-  std::thread loop([&, d = deadline()] {
-    if (!bare.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
-  });
-  Span base = watch_output(client, bare_out, n, deadline(), [] {});
-  loop.join();
-  double base_cpu = cpu_seconds(::getpid()) - cpu0;
-  fmt::print("  bare librdkafka consume→produce  : {:>10.0f} msgs/s{}   CPU {:.2f} µs/msg\n",
-             base.complete ? static_cast<double>(n) / base.seconds : 0.0,
-             base.complete ? "" : " (incomplete)", base_cpu * 1e6 / static_cast<double>(n));
-
-  // 2. The sidecar.
-  std::string lib;
-  for (const auto& [k, v] : props) lib += fmt::format("\n        {}: \"{}\"", k, v);
-  std::string config =
-      fmt::format(R"(log_level: warn
+  Result sidecar(const std::string& round) {
+    const std::string out = "bench-sidecar-out-" + round;
+    const std::string group = "bench-sidecar-" + round;
+    client->create_topic(out, kPartitions);
+    std::string lib;
+    for (const auto& [k, v] : props) lib += fmt::format("\n        {}: \"{}\"", k, v);
+    std::string config =
+        fmt::format(R"(log_level: warn
 plugin_dir: ${{SIDECAR_PLUGIN_DIR}}
 admin: ${{ADMIN_ADDR}}
 dead_letter: {dlq}
@@ -330,7 +346,7 @@ transports:
     plugin: kafka
     options:
       brokers: {brokers}
-      group_id: bench-sidecar-{run}
+      group_id: {group}
       librdkafka:{lib}
 handlers:
   echo:
@@ -343,47 +359,132 @@ routes:
 outputs:
   "*": kafka
 )",
-                  fmt::arg("dlq", dlq), fmt::arg("workers", workers), fmt::arg("queue", queue),
-                  fmt::arg("brokers", brokers), fmt::arg("run", run), fmt::arg("lib", lib),
-                  fmt::arg("batch", batch), fmt::arg("out", side_out), fmt::arg("in", in));
-  sidecar::test::SidecarProcess proc(config);
-  proc.start();
-  if (!proc.wait_ready(seconds(30))) {
-    fmt::print(stderr, "sidecar did not become ready:\n{}\n", proc.log());
-    return 1;
+                    fmt::arg("dlq", dlq), fmt::arg("workers", workers), fmt::arg("queue", queue),
+                    fmt::arg("brokers", brokers), fmt::arg("group", group), fmt::arg("lib", lib),
+                    fmt::arg("batch", batch), fmt::arg("out", out), fmt::arg("in", in));
+    std::map<std::string, std::string> env;
+    // E.g. an allocator, to see what the sidecar's many small allocations cost.
+    if (const char* preload = std::getenv("KAFKA_BENCH_SIDECAR_PRELOAD"))
+      env["LD_PRELOAD"] = preload;
+    sidecar::test::SidecarProcess proc(config, env);
+    proc.start();
+    Result r;
+    if (!proc.wait_ready(seconds(30))) {
+      fmt::print(stderr, "sidecar did not become ready:\n{}\n", proc.log());
+      return r;
+    }
+    // For `perf record -g -p PID` while it runs.
+    fmt::print("    (sidecar pid {})\n", proc.pid());
+    std::fflush(stdout);
+    double cpu0 = cpu_seconds(proc.pid());
+    Span span = watch_output(*client, out, n, deadline(), [&] {
+      r.rss_max_kb = std::max(r.rss_max_kb, status_kb(proc.pid(), "VmRSS:"));
+    });
+    r.cpu_us = (cpu_seconds(proc.pid()) - cpu0) * 1e6 / static_cast<double>(n);
+    r.hwm_kb = status_kb(proc.pid(), "VmHWM:");
+    // Offsets committed: the group reaches the input's end once the last echo is confirmed.
+    auto highs = client->high_watermarks(in, kPartitions);
+    bool committed = sidecar::test::kafka::eventually(
+        [&] { return client->committed(group, in, kPartitions) == highs; }, seconds(60),
+        milliseconds(200));
+    int code = proc.terminate();
+    if (!committed) fmt::print(stderr, "sidecar: offsets not committed to the end\n");
+    if (code != 0)
+      fmt::print(stderr, "sidecar: exit code {} after SIGTERM\n{}\n", code, proc.log());
+    r.ok = span.complete && committed && code == 0;
+    r.rate = span.complete ? static_cast<double>(n) / span.seconds : 0;
+    return r;
   }
-  // For `perf record -g -p PID` while it runs.
-  fmt::print("  sidecar pid {} (config {})\n", proc.pid(), proc.config_path());
-  std::fflush(stdout);
-  long rss_max = 0;
-  double side_cpu0 = cpu_seconds(proc.pid());
-  Span side = watch_output(client, side_out, n, deadline(),
-                           [&] { rss_max = std::max(rss_max, status_kb(proc.pid(), "VmRSS:")); });
-  double side_cpu = cpu_seconds(proc.pid()) - side_cpu0;
-  long rss_after = status_kb(proc.pid(), "VmRSS:");
-  long hwm = status_kb(proc.pid(), "VmHWM:");
-  // Offsets committed: the group reaches the input's end once the last echo is confirmed.
-  auto highs = client.high_watermarks(in, kPartitions);
-  bool committed = sidecar::test::kafka::eventually(
-      [&] { return client.committed("bench-sidecar-" + run, in, kPartitions) == highs; },
-      seconds(60), milliseconds(200));
-  int code = proc.terminate();
-  double base_rate = base.complete ? static_cast<double>(n) / base.seconds : 0;
-  double side_rate = side.complete ? static_cast<double>(n) / side.seconds : 0;
-  fmt::print(
-      "  sidecar (kafka → echo → kafka)   : {:>10.0f} msgs/s{}   CPU {:.2f} µs/msg   (workers {}, "
-      "batch {}, queue {})\n",
-      side_rate, side.complete ? "" : " (incomplete)", side_cpu * 1e6 / static_cast<double>(n),
-      workers, batch, queue);
-  fmt::print("  ratio sidecar / bare             : {:>10.2f}   (goal >= 0.80)\n",
-             base_rate > 0 ? side_rate / base_rate : 0);
-  fmt::print(
-      "  sidecar resident memory          : {:>10.1f} MB at most sampled, {:.1f} MB after, "
-      "{:.1f} MB peak (VmHWM)\n",
-      rss_max / 1024.0, rss_after / 1024.0, hwm / 1024.0);
-  fmt::print("  offsets committed to the end     : {:>10}\n", committed ? "yes" : "NO");
-  fmt::print("  exit code after SIGTERM          : {:>10}\n", code);
-  return side.complete && base.complete && committed && code == 0 ? 0 : 1;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Bench b;
+  b.n = argc > 1 ? std::stol(argv[1]) : 1'000'000;
+  const char* brokers_env = std::getenv("KAFKA_BROKERS");
+  if (brokers_env == nullptr || *brokers_env == '\0') {
+    fmt::print(stderr,
+               "kafka_passthrough: KAFKA_BROKERS is not set (tests/kafka/broker.sh start; "
+               "eval \"$(tests/kafka/broker.sh env)\")\n");
+    return 2;
+  }
+  b.brokers = brokers_env;
+  b.workers = env_int("KAFKA_BENCH_WORKERS", b.workers);
+  b.batch = env_int("KAFKA_BENCH_BATCH", b.batch);
+  b.queue = env_int("KAFKA_BENCH_QUEUE", b.queue);
+  const int rounds = std::max(1, env_int("KAFKA_BENCH_ROUNDS", 2));
+  b.props = tuning();
+  const std::string run = suffix();
+  b.in = "bench-in-" + run;
+  b.dlq = "bench-dlq-" + run;
+
+  Client client(b.brokers, {{"linger.ms", "20"},
+                            {"batch.num.messages", "10000"},
+                            {"queue.buffering.max.messages", "1000000"}});
+  b.client = &client;
+  client.create_topic(b.in, kPartitions);
+  client.create_topic(b.dlq, 1);
+  fmt::print("kafka_passthrough: {} messages of {} bytes, {} partitions, broker {}, {} rounds\n",
+             b.n, payload(0).size(), kPartitions, b.brokers, rounds);
+  std::string described;
+  for (const auto& [k, v] : b.props) {
+    described += fmt::format("{}{}={}", described.empty() ? "" : " ", k, v);
+  }
+  fmt::print("  librdkafka (both): {}\n", described);
+  fmt::print("  sidecar: workers {}, batch_size {}, queue_capacity {}\n", b.workers, b.batch,
+             b.queue);
+  auto t0 = steady_clock::now();
+  for (long i = 0; i < b.n; ++i) {
+    client.produce(b.in, std::to_string(i % kOrders + 1), payload(i));
+  }
+  client.flush(seconds(300));
+  fmt::print("  preload                                : {:>8.0f} msgs/s\n",
+             static_cast<double>(b.n) / duration<double>(steady_clock::now() - t0).count());
+
+  // The same input each round, a fresh group and output topic for each contestant; alternating,
+  // so that a change in the load of this shared machine falls on both.
+  Result best_bare;
+  Result best_headers;
+  Result best_side;
+  bool ok = true;
+  for (int r = 1; r <= rounds; ++r) {
+    Result bare = b.bare(fmt::format("{}-{}", run, r), false);
+    fmt::print(
+        "  round {} bare librdkafka loop           : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}\n", r,
+        bare.rate, bare.cpu_us, bare.ok ? "" : "   INCOMPLETE");
+    Result headers = b.bare(fmt::format("{}-{}-h", run, r), true);
+    fmt::print(
+        "  round {} bare loop + kafka.* headers    : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}\n", r,
+        headers.rate, headers.cpu_us, headers.ok ? "" : "   INCOMPLETE");
+    Result side = b.sidecar(fmt::format("{}-{}", run, r));
+    fmt::print(
+        "  round {} sidecar kafka>echo>kafka       : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg   RSS "
+        "max "
+        "{:.1f} MB{}\n",
+        r, side.rate, side.cpu_us, side.rss_max_kb / 1024.0, side.ok ? "" : "   FAILED");
+    ok = ok && bare.ok && headers.ok && side.ok;
+    if (bare.rate > best_bare.rate) best_bare = bare;
+    if (headers.rate > best_headers.rate) best_headers = headers;
+    long hwm = std::max(best_side.hwm_kb, side.hwm_kb);
+    if (side.rate > best_side.rate) best_side = side;
+    best_side.hwm_kb = hwm;
+  }
+  auto ratio = [](const Result& a, const Result& base) {
+    return base.rate > 0 ? a.rate / base.rate : 0.0;
+  };
+  fmt::print("  best: bare {:.0f}, bare + headers {:.0f}, sidecar {:.0f} msgs/s\n", best_bare.rate,
+             best_headers.rate, best_side.rate);
+  fmt::print("  ratio sidecar / bare                   : {:>8.2f}   (goal >= 0.80)\n",
+             ratio(best_side, best_bare));
+  fmt::print("  ratio sidecar / bare + headers         : {:>8.2f}   (the same bytes on the wire)\n",
+             ratio(best_side, best_headers));
+  fmt::print("  CPU per message, sidecar / bare        : {:>8.1f}x\n",
+             best_bare.cpu_us > 0 ? best_side.cpu_us / best_bare.cpu_us : 0);
+  fmt::print("  sidecar resident memory peak           : {:>8.1f} MB (VmHWM)\n",
+             best_side.hwm_kb / 1024.0);
+  fmt::print("  complete, offsets committed, exit 0    : {:>8}\n", ok ? "yes" : "NO");
+  return ok ? 0 : 1;
 } catch (const std::exception& e) {
   fmt::print(stderr, "kafka_passthrough: {}\n", e.what());
   return 1;

@@ -93,6 +93,9 @@ TEST_F(KafkaPipeline, ScaleOutSecondMemberLeavesWithSigtermTheOtherTakesOver) {
   produce_orders(*client_, s.in, kMessages, 500);
 
   ASSERT_TRUE(wait_output(*client_, s.out, kMessages / 4, a, 60s)) << a.log();
+  // Each member took a share of the input partitions.
+  EXPECT_NE(a.log().find("assigned " + s.in + "["), std::string::npos) << a.log();
+  EXPECT_NE(b.log().find("assigned " + s.in + "["), std::string::npos) << b.log();
   EXPECT_EQ(a.terminate(), 0) << a.log();
   EXPECT_NE(a.log().find("left the group"), std::string::npos) << a.log();
   auto at_leave = client_->total(s.out, kPartitions);
