@@ -74,15 +74,34 @@ Status GroupConsumer::open(const std::vector<std::string>& topics) {
 void GroupConsumer::run() noexcept {
   auto next_commit = std::chrono::steady_clock::now() + settings_.commit_interval;
   const int poll_ms = static_cast<int>(settings_.poll_timeout.count());
+  std::vector<Message> burst;
   while (!stop_.load()) {
+    if (held()) {
+      // Soft pause: not polling leaves librdkafka's prefetched messages where they are, so a
+      // short push-back costs nothing. Only a long one pauses the partitions, which drops the
+      // prefetch and refetches on resume, and lets the poll serve rebalances again.
+      std::unique_lock lock(pause_mu_);
+      if (paused_ && !hard_paused_) {
+        if (std::chrono::steady_clock::now() - held_since_ < kSoftPauseLimit) {
+          resumed_.wait_for(lock, std::chrono::milliseconds(5));
+          continue;
+        }
+        hard_paused_ = true;
+        set_paused(book_->assigned(), true);
+      }
+    }
     MessageHandle m(rd_kafka_consumer_poll(rk_.get(), poll_ms));
-    if (m) {
+    // What is already fetched is taken in one burst: the host then wakes each worker once.
+    while (m) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         handle_error(*m);
       } else {
-        handle(*m);
+        handle(*m, burst);
       }
+      if (burst.size() >= kBurst || stop_.load()) break;
+      m.reset(rd_kafka_consumer_poll(rk_.get(), 0));
     }
+    if (!burst.empty()) sink_->deliver_burst(burst);
     if (std::chrono::steady_clock::now() >= next_commit) {
       // Asynchronous: the answer comes through commit_cb on a later poll.
       commit({}, std::chrono::milliseconds(0));
@@ -93,7 +112,12 @@ void GroupConsumer::run() noexcept {
   shutdown();
 }
 
-void GroupConsumer::handle(const rd_kafka_message_t& m) noexcept {
+bool GroupConsumer::held() noexcept {
+  std::lock_guard lock(pause_mu_);
+  return paused_ && !hard_paused_;
+}
+
+void GroupConsumer::handle(const rd_kafka_message_t& m, std::vector<Message>& burst) noexcept {
   if (stop_.load()) return;
   try {
     Message msg = to_message(m);
@@ -102,7 +126,7 @@ void GroupConsumer::handle(const rd_kafka_message_t& m) noexcept {
     auto tag = book_->track({msg.topic, m.partition}, m.offset);
     if (!tag) return;  // its partition is being given up: the next owner reads it again
     msg.delivery_tag = *tag;
-    sink_->deliver(std::move(msg));
+    burst.push_back(std::move(msg));
   } catch (const std::exception& e) {
     log(LogLevel::error, fmt::format("dropping a message it could not copy: {}", e.what()));
   }
@@ -153,8 +177,8 @@ void GroupConsumer::on_assign(rd_kafka_topic_partition_list_t* partitions) noexc
   } else if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), partitions)) {
     log(LogLevel::error, fmt::format("assign: {}", rd_kafka_err2str(err)));
   }
-  // A partition that arrives while the host pushes back starts paused too.
-  if (paused_ || stop_.load()) rd_kafka_pause_partitions(rk_.get(), partitions);
+  // A partition that arrives while the host pushes back hard starts paused too.
+  if (hard_paused_ || stop_.load()) rd_kafka_pause_partitions(rk_.get(), partitions);
   try {
     std::string names;
     for (const auto& tp : tps) names += fmt::format(" {}[{}]", tp.topic, tp.partition);
@@ -294,14 +318,18 @@ void GroupConsumer::pause() noexcept {
   std::lock_guard lock(pause_mu_);
   if (paused_) return;
   paused_ = true;
-  set_paused(book_->assigned(), true);
+  held_since_ = std::chrono::steady_clock::now();
 }
 
 void GroupConsumer::resume() noexcept {
-  std::lock_guard lock(pause_mu_);
-  if (!paused_) return;
-  paused_ = false;
-  if (!stop_.load()) set_paused(book_->assigned(), false);
+  {
+    std::lock_guard lock(pause_mu_);
+    if (!paused_) return;
+    paused_ = false;
+    if (hard_paused_ && !stop_.load()) set_paused(book_->assigned(), false);
+    hard_paused_ = false;
+  }
+  resumed_.notify_all();
 }
 
 void GroupConsumer::shutdown() noexcept {
@@ -309,6 +337,7 @@ void GroupConsumer::shutdown() noexcept {
     std::lock_guard lock(pause_mu_);
     // Fetching stops at once; the rest of the shutdown only waits for the host.
     set_paused(book_->assigned(), true);
+    hard_paused_ = true;
   }
   auto everything = book_->assigned();
   book_->revoke(everything);

@@ -4,6 +4,7 @@
 // their in-flight messages are finished (bounded by revoke_timeout).
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -40,7 +41,8 @@ class GroupConsumer final : public ClientLog {
  private:
   void run() noexcept;
   void shutdown() noexcept;
-  void handle(const rd_kafka_message_t& m) noexcept;
+  void handle(const rd_kafka_message_t& m, std::vector<Message>& burst) noexcept;
+  [[nodiscard]] bool held() noexcept;
   void handle_error(const rd_kafka_message_t& m) noexcept;
   void on_assign(rd_kafka_topic_partition_list_t* partitions) noexcept;
   void on_revoke(rd_kafka_topic_partition_list_t* partitions) noexcept;
@@ -63,7 +65,12 @@ class GroupConsumer final : public ClientLog {
   std::shared_ptr<PartitionBook> book_ = std::make_shared<PartitionBook>();
   // Orders pause()/resume() from the host's threads against assignments on the poll thread.
   std::mutex pause_mu_;
-  bool paused_ = false;
+  std::condition_variable resumed_;
+  bool paused_ = false;       // the host pushes back
+  bool hard_paused_ = false;  // ... for longer than kSoftPauseLimit: partitions paused
+  std::chrono::steady_clock::time_point held_since_{};
+  static constexpr std::chrono::milliseconds kSoftPauseLimit{1000};
+  static constexpr std::size_t kBurst = 512;
   std::atomic<bool> stop_{false};
   std::thread poller_;
   std::string last_error_;
