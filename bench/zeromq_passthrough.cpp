@@ -2,15 +2,16 @@
 // out, a reply for each), and in the same run through a bare cppzmq ROUTER that does the same
 // wire work (reply to the requester, publish the event). Prints both rates and their ratio, the
 // sidecar's resident memory idle and after, and its time from start to /readyz answering 200.
-//   zeromq_passthrough [messages=1000000] [window=2000]
+//   zeromq_passthrough [messages=1000000] [window=2000] [rounds=3]
 #include <fmt/format.h>
 
+#include <unistd.h>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iterator>
 #include <sstream>
-#include <unistd.h>
 #include <string>
 #include <thread>
 #include <zmq.hpp>
@@ -150,10 +151,10 @@ outputs:
 )",
                                    in_port, out_port);
 
-  fmt::print("zeromq_passthrough: {} messages of {} bytes, window {}\n", n, kPayload.size(),
-             window);
-  double base = bare_echo(n, window);
-  fmt::print("  bare cppzmq ROUTER echo + PUB : {:>10.0f} msgs/s\n", base);
+  int rounds = argc > 3 ? std::stoi(argv[3]) : 3;
+  fmt::print(
+      "zeromq_passthrough: {} messages of {} bytes, window {}, best of {} alternating rounds\n", n,
+      kPayload.size(), window, rounds);
 
   sidecar::test::SidecarProcess proc(config);
   auto t0 = steady_clock::now();
@@ -165,11 +166,21 @@ outputs:
   auto ready_ms = duration<double, std::milli>(steady_clock::now() - t0).count();
   std::this_thread::sleep_for(milliseconds(200));
   long idle = rss_kb(proc.pid());
-  double cpu0 = cpu_seconds(proc.pid());
-  double side = drive("tcp://127.0.0.1:" + std::to_string(in_port), n, window);
-  double cpu_per_msg_us = (cpu_seconds(proc.pid()) - cpu0) / static_cast<double>(n) * 1e6;
+  // The machine is shared: alternate the two and keep each one's best round.
+  double base = 0, side = 0, cpu_per_msg_us = 0;
+  for (int r = 0; r < rounds; ++r) {
+    base = std::max(base, bare_echo(n, window));
+    double cpu0 = cpu_seconds(proc.pid());
+    double rate = drive("tcp://127.0.0.1:" + std::to_string(in_port), n, window);
+    double cpu = (cpu_seconds(proc.pid()) - cpu0) / static_cast<double>(n) * 1e6;
+    if (rate > side) {
+      side = rate;
+      cpu_per_msg_us = cpu;
+    }
+  }
   long after = rss_kb(proc.pid());
   int code = proc.terminate();
+  fmt::print("  bare cppzmq ROUTER echo + PUB     : {:>10.0f} msgs/s\n", base);
   fmt::print("  sidecar (zeromq -> echo -> zeromq): {:>10.0f} msgs/s\n", side);
   fmt::print("  ratio sidecar / bare              : {:>10.2f}   (goal >= 0.80)\n",
              base > 0 ? side / base : 0);

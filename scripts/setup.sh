@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   cppzmq-dev libzmq3-dev librdkafka-dev libpqxx-dev libhiredis-dev libyaml-cpp-dev
   libboost-dev libboost-filesystem-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libfmt-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev
+  libfmt-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev libjemalloc-dev
   postgresql postgresql-contrib redis-server kcat clang-format
   default-jre-headless maven curl procps
 )
