@@ -1,22 +1,37 @@
 #!/usr/bin/env bash
-# Runs the benchmarks against a build, with PostgreSQL and Redis (and Kafka, for the Kafka
-# benchmarks) started on ports of their own and stopped afterwards.
-#   bench/run.sh [BUILD_DIR]
+# Runs the benchmarks against a build, with PostgreSQL, Redis and an Apache Kafka broker started
+# on ports of their own and stopped afterwards (by the pids they were started with).
+#   bench/run.sh [BUILD_DIR] [zeromq|reservation|kafka ...]   (default: all)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
+shift || true
+which=("$@")
+[ ${#which[@]} -gt 0 ] || which=(zeromq reservation kafka)
+wants() { [[ " ${which[*]} " == *" $1 "* ]]; }
+
 run=$here/.run/bench
 export PG_PORT=${BENCH_PG_PORT:-55434} REDIS_PORT=${BENCH_REDIS_PORT:-56381}
-cleanup() { "$here/scripts/services.sh" stop "$run" || true; }
+export KAFKA_PORT=${BENCH_KAFKA_PORT:-59095} KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-59096}
+cleanup() {
+  "$here/scripts/services.sh" stop "$run" || true
+  "$here/tests/kafka/broker.sh" stop "$run/kafka" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 cleanup
 rm -rf "$run"
-"$here/scripts/services.sh" start "$run"
-eval "$("$here/scripts/services.sh" env "$run")"
 export SIDECAR_BUILD_DIR=$build SIDECAR_SOURCE_DIR=$here
 
-"$build/bin/zeromq_passthrough" "${ZMQ_BENCH_MESSAGES:-1000000}"
-"$build/bin/reservation" "${RESERVATION_ORDERS:-50000}" "${RESERVATION_WORKERS:-4}"
-if [ -n "${KAFKA_BROKERS:-}" ]; then
+if wants zeromq; then
+  "$build/bin/zeromq_passthrough" "${ZMQ_BENCH_MESSAGES:-1000000}"
+fi
+if wants reservation; then
+  "$here/scripts/services.sh" start "$run"
+  eval "$("$here/scripts/services.sh" env "$run")"
+  "$build/bin/reservation" "${RESERVATION_ORDERS:-50000}" "${RESERVATION_WORKERS:-4}"
+fi
+if wants kafka; then
+  "$here/tests/kafka/broker.sh" start "$run/kafka"
+  eval "$("$here/tests/kafka/broker.sh" env "$run/kafka")"
   "$build/bin/kafka_passthrough" "${KAFKA_BENCH_MESSAGES:-1000000}"
 fi
