@@ -16,6 +16,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Keys of their own: the ZeroMQ walkthrough test sends the README's keys to the same Redis, whose
+// fast path would call these duplicates.
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -63,7 +66,7 @@ TEST(KafkaInventory, ReadmeWalkthroughOverKafka) {
   // Order 111 CREATED, as the order service would send it.
   auto pub = cli(
       {"publish", "order",
-       R"({"idempotent_key":"8c3f5a1e-0b7d-4c1e-9a51-6f0e2d4b7a11","order_id":111,"status":"CREATED"})"});
+       R"({"idempotent_key":"8c3f5a1e-0b7d-4c1e-9a51-6f0e2d4b7b21","order_id":111,"status":"CREATED"})"});
   EXPECT_EQ(pub.exit_code, 0) << pub.err;
   EXPECT_EQ(pub.out.rfind("ok: delivered to order [", 0), 0u) << pub.out;
   ASSERT_TRUE(eventually([&] { return db::stock(dsn, 1) == 8; }, 30s)) << proc.log();
@@ -90,7 +93,7 @@ TEST(KafkaInventory, ReadmeWalkthroughOverKafka) {
 
   // Payment COMPLETED, then order 222 and payment FAILED.
   cli({"publish", "payment",
-       R"({"idempotent_key":"0f5b8f8e-3c9a-4f7e-8d2b-1a2b3c4d5e6f","order_id":111,"status":"COMPLETED"})"});
+       R"({"idempotent_key":"0f5b8f8e-3c9a-4f7e-8d2b-1a2b3c4d5b21","order_id":111,"status":"COMPLETED"})"});
   EXPECT_TRUE(eventually(
       [&] {
         return db::count_of(
@@ -98,10 +101,10 @@ TEST(KafkaInventory, ReadmeWalkthroughOverKafka) {
       },
       30s));
   cli({"publish", "order",
-       R"({"idempotent_key":"5d6e7f80-1a2b-4c3d-8e9f-a0b1c2d3e4f5","order_id":222,"status":"CREATED"})"});
+       R"({"idempotent_key":"5d6e7f80-1a2b-4c3d-8e9f-a0b1c2d3eb21","order_id":222,"status":"CREATED"})"});
   EXPECT_TRUE(eventually([&] { return db::stock(dsn, 3) == 4; }, 30s));
   cli({"publish", "payment",
-       R"({"idempotent_key":"9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d","order_id":222,"status":"FAILED"})"});
+       R"({"idempotent_key":"9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7b21","order_id":222,"status":"FAILED"})"});
   EXPECT_TRUE(eventually([&] { return db::stock(dsn, 3) == 5 && db::stock(dsn, 4) == 8; }, 30s));
   EXPECT_EQ(
       db::count_of(dsn, "SELECT count(*) FROM reservations WHERE order_id = 222 AND NOT status"),
