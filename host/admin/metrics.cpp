@@ -53,9 +53,9 @@ Metrics::Family& Metrics::family(std::string_view name, Type type) {
   return it->second;
 }
 
-Series& Metrics::counter(std::string_view name, const Labels& labels) {
+Series& Metrics::series(std::string_view name, Type type, const Labels& labels) {
   std::lock_guard lock(mu_);
-  auto& f = family(name, Type::counter);
+  auto& f = family(name, type);
   auto key = render_labels(labels);
   auto it = f.series.find(key);
   if (it != f.series.end()) return *it->second;
@@ -64,15 +64,12 @@ Series& Metrics::counter(std::string_view name, const Labels& labels) {
   return *s;
 }
 
+Series& Metrics::counter(std::string_view name, const Labels& labels) {
+  return series(name, Type::counter, labels);
+}
+
 Series& Metrics::gauge(std::string_view name, const Labels& labels) {
-  std::lock_guard lock(mu_);
-  auto& f = family(name, Type::gauge);
-  auto key = render_labels(labels);
-  auto it = f.series.find(key);
-  if (it != f.series.end()) return *it->second;
-  Series* s = &series_store_.emplace_back();
-  f.series.emplace(key, s);
-  return *s;
+  return series(name, Type::gauge, labels);
 }
 
 Histogram& Metrics::histogram(std::string_view name, const Labels& labels) {

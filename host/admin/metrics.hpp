@@ -58,6 +58,7 @@ class Metrics {
     std::map<std::string, Histogram*> histograms;
   };
   Family& family(std::string_view name, Type type);
+  Series& series(std::string_view name, Type type, const Labels& labels);
 
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;

@@ -22,4 +22,14 @@ std::optional<Config> load_config_or_report(const CommandLine& cl) {
   return std::nullopt;
 }
 
+bool build_or_report(Pipeline& pipeline) {
+  try {
+    pipeline.build();
+    return true;
+  } catch (const std::exception& e) {
+    std::cerr << "sidecar: " << e.what() << "\n";
+    return false;
+  }
+}
+
 }  // namespace sidecar::host

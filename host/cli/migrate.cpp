@@ -13,12 +13,7 @@ int cmd_migrate(const CommandLine& cl) {
   Logger::instance().set_level(config->log_level);
   Metrics metrics;
   Pipeline pipeline(*config, metrics);
-  try {
-    pipeline.build();
-  } catch (const std::exception& e) {
-    std::cerr << "sidecar: " << e.what() << "\n";
-    return 2;
-  }
+  if (!build_or_report(pipeline)) return 2;
   int failed = 0;
   for (auto& h : pipeline.handlers()) {
     InstanceServices services(h.name, metrics, nullptr);

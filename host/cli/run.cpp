@@ -18,12 +18,7 @@ int cmd_run(const CommandLine& cl) {
   Logger::instance().set_level(config->log_level);
   Metrics metrics;
   Pipeline pipeline(*config, metrics);
-  try {
-    pipeline.build();
-  } catch (const std::exception& e) {
-    std::cerr << "sidecar: " << e.what() << "\n";
-    return 2;
-  }
+  if (!build_or_report(pipeline)) return 2;
   AdminServer admin([&](std::string* why) { return pipeline.ready(why); },
                     [&] { return metrics.render(); });
   try {

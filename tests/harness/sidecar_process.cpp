@@ -70,6 +70,13 @@ std::string env_or_fail(const char* name) {
   return v;
 }
 
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 HttpResult http_get(const std::string& host_port, const std::string& path) {
   auto colon = host_port.rfind(':');
   httplib::Client cli(host_port.substr(0, colon), std::stoi(host_port.substr(colon + 1)));
@@ -119,12 +126,6 @@ pid_t spawn(const std::vector<std::string>& args, const std::map<std::string, st
   return pid;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 int decode_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -150,7 +151,7 @@ RunResult run_sidecar(const std::vector<std::string>& args,
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  RunResult res{decode_status(status), slurp(dir + "/out"), slurp(dir + "/err")};
+  RunResult res{decode_status(status), read_text(dir + "/out"), read_text(dir + "/err")};
   fs::remove_all(dir);
   return res;
 }
@@ -222,6 +223,6 @@ void SidecarProcess::kill_hard() {
   pid_ = -1;
 }
 
-std::string SidecarProcess::log() const { return slurp(log_path_); }
+std::string SidecarProcess::log() const { return read_text(log_path_); }
 
 }  // namespace sidecar::test

@@ -18,6 +18,7 @@ std::string source_dir();  // SIDECAR_SOURCE_DIR, or the source dir this test wa
 std::string sidecar_bin();
 std::string temp_dir();                     // a fresh directory under the system temp dir
 std::string env_or_fail(const char* name);  // throws when unset: services come from make test
+std::string read_text(const std::string& path);  // a whole file; empty when it cannot be read
 
 struct HttpResult {
   int status = 0;

@@ -18,13 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // One sidecar on the shipped dev config, with ports and database of its own.
 struct DevSidecar {
   DevSidecar(const std::string& dsn, const std::string& redis, int workers = 4, int batch = 16)
@@ -37,7 +30,7 @@ struct DevSidecar {
            {"BATCH_SIZE", std::to_string(batch)},
            {"SIDECAR_MIGRATIONS", source_dir() + "/migrations"},
            {"SIDECAR_PLUGIN_DIR", build_dir() + "/plugins"}};
-    proc = std::make_unique<SidecarProcess>(read_file(source_dir() + "/configs/dev.yaml"), env);
+    proc = std::make_unique<SidecarProcess>(read_text(source_dir() + "/configs/dev.yaml"), env);
     env["ADMIN_ADDR"] = proc->admin();
   }
   void start() {

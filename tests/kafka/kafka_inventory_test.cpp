@@ -19,13 +19,6 @@ namespace {
 // Keys of their own: the ZeroMQ walkthrough test sends the README's keys to the same Redis, whose
 // fast path would call these duplicates.
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // The topics configs/kafka.yaml names, and one for query replies.
 const std::vector<std::string> kTopics{"order", "payment",  "inventory",
                                        "dlq",   "products", "product-replies"};
@@ -52,7 +45,7 @@ TEST(KafkaInventory, ReadmeWalkthroughOverKafka) {
                                          {"KAFKA_BROKERS", brokers},
                                          {"SIDECAR_MIGRATIONS", source_dir() + "/migrations"},
                                          {"SIDECAR_PLUGIN_DIR", build_dir() + "/plugins"}};
-  SidecarProcess proc(read_file(source_dir() + "/configs/kafka.yaml"), env);
+  SidecarProcess proc(read_text(source_dir() + "/configs/kafka.yaml"), env);
   env["ADMIN_ADDR"] = proc.admin();
   auto cli = [&](std::vector<std::string> args) {
     args.insert(args.begin() + 1, {"-c", proc.config_path()});
