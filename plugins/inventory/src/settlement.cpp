@@ -1,5 +1,7 @@
 #include "inventory/settlement.hpp"
 
+#include <stdexcept>
+
 #include "inventory/pg.hpp"
 
 namespace sidecar::inventory {
@@ -8,20 +10,9 @@ void prepare_settlement(pqxx::connection& conn) {
   conn.prepare("lock_held_products",
                "SELECT id FROM products WHERE id IN (SELECT product_id FROM reservations"
                " WHERE order_id = ANY($1::bigint[]) AND status IS NULL) ORDER BY id FOR UPDATE");
-  // The final EXISTS reads the statement's snapshot, i.e. the rows as they were before it.
-  conn.prepare("apply_payment",
-               "WITH k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)"
-               "  VALUES ($1::uuid, $2, $3) ON CONFLICT DO NOTHING RETURNING 1),"
-               " s AS (UPDATE reservations SET status = $4::boolean"
-               "  WHERE order_id = $3 AND status IS NULL AND EXISTS (SELECT 1 FROM k)"
-               "  RETURNING product_id, count),"
-               " b AS (UPDATE products SET count = products.count + s.count FROM s"
-               "  WHERE products.id = s.product_id AND NOT $4::boolean RETURNING products.id),"
-               " d AS (UPDATE order_decisions SET settlement = $5::text, settled_at = now()"
-               "  WHERE order_id = $3 AND settlement IS NULL AND EXISTS (SELECT 1 FROM s)"
-               "  RETURNING order_id)"
-               " SELECT EXISTS (SELECT 1 FROM k), (SELECT count(*) FROM s),"
-               "  EXISTS (SELECT 1 FROM reservations WHERE order_id = $3)");
+  conn.prepare("settle_payments",
+               "SELECT o_msg, o_key_new, o_settled, o_had_reservations FROM"
+               " settle_payments($1::uuid[], $2::text[], $3::bigint[], $4::boolean[])");
   conn.prepare("expired_holds",
                "SELECT d.order_id FROM order_decisions d"
                " WHERE d.status = 'CREATED' AND d.settlement IS NULL"
@@ -42,16 +33,32 @@ void prepare_settlement(pqxx::connection& conn) {
                " SELECT count(*) FROM s");
 }
 
-void lock_held_products(pqxx::dbtransaction& tx, const std::vector<std::int64_t>& order_ids) {
+void lock_held_products(pqxx::transaction_base& tx, const std::vector<std::int64_t>& order_ids) {
   if (order_ids.empty()) return;
   tx.exec_prepared("lock_held_products", int_array(order_ids));
 }
 
-PaymentApplied apply_payment(pqxx::dbtransaction& tx, const std::string& idempotent_key,
-                             const std::string& topic, std::int64_t order_id, bool completed) {
-  pqxx::row r = tx.exec_prepared1("apply_payment", idempotent_key, topic, order_id, completed,
-                                  std::string(completed ? "COMPLETED" : "FAILED"));
-  return {r[0].as<bool>(), r[1].as<std::int64_t>(), r[2].as<bool>()};
+std::vector<PaymentApplied> apply_payments(pqxx::transaction_base& tx,
+                                           const std::vector<Payment>& payments) {
+  std::vector<std::string> keys, topics;
+  std::vector<std::int64_t> orders;
+  std::vector<bool> completed;
+  for (const auto& p : payments) {
+    keys.push_back(p.idempotent_key);
+    topics.push_back(p.topic);
+    orders.push_back(p.order_id);
+    completed.push_back(p.completed);
+  }
+  pqxx::result rows = tx.exec_prepared("settle_payments", text_array(keys), text_array(topics),
+                                       int_array(orders), bool_array(completed));
+  if (rows.size() != payments.size()) throw std::runtime_error("settle_payments: wrong row count");
+  std::vector<PaymentApplied> applied(payments.size());
+  for (const auto& row : rows) {
+    auto j = row[0].as<std::size_t>();
+    if (j < 1 || j > payments.size()) throw std::runtime_error("settle_payments: bad index");
+    applied[j - 1] = {row[1].as<bool>(), row[2].as<std::int64_t>(), row[3].as<bool>()};
+  }
+  return applied;
 }
 
 std::vector<std::int64_t> expired_holds(pqxx::dbtransaction& tx, std::int64_t timeout_ms,

@@ -22,14 +22,13 @@ PaymentSettlement::~PaymentSettlement() { stop(); }
 std::vector<Outcome> PaymentSettlement::handle(std::span<const Message> batch,
                                                std::size_t worker) noexcept {
   std::vector<Effect> effects(batch.size(), Effect::none);
-  return handle_keyed<inventory::PaymentResult>(
+  return handle_keyed<inventory::PaymentResult, inventory::FirstTry::one_statement>(
       batch, worker,
       [&](const std::string& payload) {
         return inventory::decode_payment(payload, settings_.max_message_bytes);
       },
-      [&](pqxx::dbtransaction& tx, const auto& msgs, const auto& todo, auto& out, bool savepoints) {
-        settle_batch(tx, batch, msgs, todo, out, effects, savepoints);
-      },
+      [&](pqxx::transaction_base& tx, const auto& msgs, const auto& todo, auto& out,
+          bool savepoints) { settle_batch(tx, batch, msgs, todo, out, effects, savepoints); },
       [&](const std::vector<Outcome>& out) {
         for (std::size_t i = 0; i < out.size(); ++i) {
           if (out[i].kind != OutcomeKind::handled) continue;

@@ -214,6 +214,48 @@ TEST_F(SettlementTest, BatchWithBadMessagesInTheMiddle) {
   EXPECT_EQ(host_.counters["sidecar_payment_without_reservation_total"], 1);
 }
 
+// The batch is one statement first; when the database refuses one payment, the batch runs again
+// with a savepoint per payment, and the refused one costs only itself.
+TEST_F(SettlementTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
+  hold(665, {{1, 1}});
+  hold(666, {{1, 1}});
+  hold(667, {{2, 1}});
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0(R"(CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
+      RETURN NEW; END $$)");
+    tx.exec0(
+        "CREATE TRIGGER refuse_666 BEFORE UPDATE ON reservations FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_666()");
+    tx.commit();
+  }
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::vector<Message> batch = {payment(665, "FAILED"), payment(666, "FAILED"),
+                                payment(667, "COMPLETED")};
+  auto out = host_.handle(*h, batch);
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0("DROP TRIGGER refuse_666 ON reservations");
+    tx.exec0("DROP FUNCTION refuse_666()");
+    tx.commit();
+  }
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, OutcomeKind::handled);
+  EXPECT_EQ(out[1].kind, OutcomeKind::failed);
+  EXPECT_NE(out[1].reason.find("refused for the test"), std::string::npos) << out[1].reason;
+  EXPECT_EQ(out[2].kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 10 - 1);  // 665 released, 666 still held
+  EXPECT_EQ(statuses(666), std::vector<std::string>{"1|NULL"});
+  EXPECT_EQ(statuses(667), std::vector<std::string>{"2|t"});
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys"), 2);
+  EXPECT_EQ(one(*h, batch[1]).kind, OutcomeKind::handled);
+  EXPECT_EQ(stock(dsn_, 1), 10);
+}
+
 TEST_F(SettlementTest, RedisDownStillExactlyOnce) {
   hold(4, {{3, 2}});
   auto h = make({{"redis_url", unused_redis_url()}});

@@ -36,15 +36,20 @@ class RedisDedupe {
   RedisDedupe(const RedisDedupe&) = delete;
   RedisDedupe& operator=(const RedisDedupe&) = delete;
 
-  // One answer per key: true only when Redis says the key was handled.
+  // One answer per key: true only when Redis says the key was handled. One MGET.
   std::vector<bool> seen(const std::vector<std::string>& keys) noexcept;
-  // After commit: these keys are handled (or known duplicates).
+  // After commit: these keys are handled (or known duplicates). Sends the SETs without waiting
+  // for their replies, which are read at the next use of the connection: the messages' outcomes
+  // do not wait a Redis round trip. Redis answers in order, so the next seen() on this
+  // connection already sees them; another worker may not yet, and then asks the database.
   void remember(const std::vector<std::string>& keys) noexcept;
 
   [[nodiscard]] bool enabled() const noexcept { return address_.has_value(); }
 
  private:
   redisContext* connection() noexcept;
+  // Reads the replies remember() left unread; false (connection dropped) when that fails.
+  bool drain(redisContext* ctx) noexcept;
   void drop(const char* what) noexcept;
 
   std::optional<RedisAddress> address_;
@@ -56,6 +61,7 @@ class RedisDedupe {
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
+  std::size_t unread_ = 0;  // replies to remember()'s SETs not read yet
 };
 
 }  // namespace sidecar::inventory

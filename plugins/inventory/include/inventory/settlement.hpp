@@ -15,7 +15,7 @@ namespace sidecar::inventory {
 void prepare_settlement(pqxx::connection& conn);
 
 // Locks, in ascending id, the products held for these orders.
-void lock_held_products(pqxx::dbtransaction& tx, const std::vector<std::int64_t>& order_ids);
+void lock_held_products(pqxx::transaction_base& tx, const std::vector<std::int64_t>& order_ids);
 
 struct PaymentApplied {
   bool key_new = false;           // false: this key was handled before
@@ -23,10 +23,19 @@ struct PaymentApplied {
   bool had_reservations = false;  // the order had reservation rows (held or settled) before
 };
 
-// Records the key and settles the order's held rows: confirmed, or released with their counts
-// returned to stock. Rows already settled are left alone (the first decision wins).
-PaymentApplied apply_payment(pqxx::dbtransaction& tx, const std::string& idempotent_key,
-                             const std::string& topic, std::int64_t order_id, bool completed);
+struct Payment {
+  std::string idempotent_key;
+  std::string topic;
+  std::int64_t order_id = 0;
+  bool completed = false;
+};
+
+// One statement for the whole batch (settle_payments(), migrations/0006_settle_payments.sql): per
+// payment, in order, records the key and settles the order's held rows: confirmed, or released
+// with their counts returned to stock. Rows already settled are left alone (the first decision
+// wins). The products of the FAILED payments are locked first, in ascending id.
+std::vector<PaymentApplied> apply_payments(pqxx::transaction_base& tx,
+                                           const std::vector<Payment>& payments);
 
 // Orders whose hold is older than `timeout_ms` and still held, oldest first.
 std::vector<std::int64_t> expired_holds(pqxx::dbtransaction& tx, std::int64_t timeout_ms,
