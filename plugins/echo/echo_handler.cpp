@@ -41,8 +41,7 @@ Status EchoHandler::start(const HandlerContext& ctx) noexcept {
 
 void EchoHandler::stop() noexcept {}
 
-std::vector<Outcome> EchoHandler::handle(std::span<const Message> batch,
-                                         std::size_t /*worker*/) {
+std::vector<Outcome> EchoHandler::handle(std::span<const Message> batch, std::size_t /*worker*/) {
   std::vector<Outcome> outcomes;
   outcomes.reserve(batch.size());
   for (const Message& msg : batch) {

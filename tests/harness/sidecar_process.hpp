@@ -16,8 +16,8 @@ int free_port();
 std::string build_dir();   // SIDECAR_BUILD_DIR, or the build dir this test was compiled in
 std::string source_dir();  // SIDECAR_SOURCE_DIR, or the source dir this test was compiled from
 std::string sidecar_bin();
-std::string temp_dir();                     // a fresh directory under the system temp dir
-std::string env_or_fail(const char* name);  // throws when unset: services come from make test
+std::string temp_dir();                          // a fresh directory under the system temp dir
+std::string env_or_fail(const char* name);       // throws when unset: services come from make test
 std::string read_text(const std::string& path);  // a whole file; empty when it cannot be read
 
 struct HttpResult {
