@@ -74,8 +74,12 @@ Status GroupConsumer::open(const std::vector<std::string>& topics) {
 void GroupConsumer::run() noexcept {
   auto next_commit = std::chrono::steady_clock::now() + settings_.commit_interval;
   const int poll_ms = static_cast<int>(settings_.poll_timeout.count());
+  // Polled but not handed over yet: a poll that was waiting when the host paused us returns
+  // messages after the pause, and those wait here until resume().
+  std::vector<Fetched> fetched;
   std::vector<Message> burst;
   while (!stop_.load()) {
+    if (!paused() && !fetched.empty()) deliver(fetched, burst);
     if (held()) {
       // Soft pause: not polling leaves librdkafka's prefetched messages where they are, so a
       // short push-back costs nothing. Only a long one pauses the partitions, which drops the
@@ -96,12 +100,12 @@ void GroupConsumer::run() noexcept {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         handle_error(*m);
       } else {
-        handle(*m, burst);
+        fetch(*m, fetched);
       }
-      if (burst.size() >= kBurst || stop_.load()) break;
+      if (fetched.size() >= kBurst || stop_.load()) break;
       m.reset(rd_kafka_consumer_poll(rk_.get(), 0));
     }
-    if (!burst.empty()) sink_->deliver_burst(burst);
+    if (!paused() && !fetched.empty()) deliver(fetched, burst);
     if (std::chrono::steady_clock::now() >= next_commit) {
       // Asynchronous: the answer comes through commit_cb on a later poll.
       commit({}, std::chrono::milliseconds(0));
@@ -109,6 +113,7 @@ void GroupConsumer::run() noexcept {
       next_commit = std::chrono::steady_clock::now() + settings_.commit_interval;
     }
   }
+  // Whatever is still held was never tracked: not committed, the next owner reads it again.
   shutdown();
 }
 
@@ -117,19 +122,32 @@ bool GroupConsumer::held() noexcept {
   return paused_ && !hard_paused_;
 }
 
-void GroupConsumer::handle(const rd_kafka_message_t& m, std::vector<Message>& burst) noexcept {
+bool GroupConsumer::paused() noexcept {
+  std::lock_guard lock(pause_mu_);
+  return paused_;
+}
+
+void GroupConsumer::fetch(const rd_kafka_message_t& m, std::vector<Fetched>& fetched) noexcept {
   if (stop_.load()) return;
   try {
-    Message msg = to_message(m);
-    // Tracked only once converted: a message that never reaches the host must not hold back
-    // its partition's commit point.
-    auto tag = book_->track({msg.topic, m.partition}, m.offset);
-    if (!tag) return;  // its partition is being given up: the next owner reads it again
-    msg.delivery_tag = *tag;
-    burst.push_back(std::move(msg));
+    fetched.push_back({to_message(m), m.partition, m.offset});
   } catch (const std::exception& e) {
     log(LogLevel::error, fmt::format("dropping a message it could not copy: {}", e.what()));
   }
+}
+
+void GroupConsumer::deliver(std::vector<Fetched>& fetched, std::vector<Message>& burst) noexcept {
+  for (auto& f : fetched) {
+    // Tracked only when handed over: a message that never reaches the host must not hold back
+    // its partition's commit point.
+    auto tag = book_->track({f.msg.topic, f.partition}, f.offset);
+    if (!tag) continue;  // its partition is being given up: the next owner reads it again
+    f.msg.delivery_tag = *tag;
+    burst.push_back(std::move(f.msg));
+  }
+  fetched.clear();
+  if (!burst.empty()) sink_->deliver_burst(burst);
+  burst.clear();
 }
 
 void GroupConsumer::handle_error(const rd_kafka_message_t& m) noexcept {

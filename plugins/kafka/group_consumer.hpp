@@ -41,8 +41,15 @@ class GroupConsumer final : public ClientLog {
  private:
   void run() noexcept;
   void shutdown() noexcept;
-  void handle(const rd_kafka_message_t& m, std::vector<Message>& burst) noexcept;
-  [[nodiscard]] bool held() noexcept;
+  struct Fetched {
+    Message msg;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+  };
+  void fetch(const rd_kafka_message_t& m, std::vector<Fetched>& fetched) noexcept;
+  void deliver(std::vector<Fetched>& fetched, std::vector<Message>& burst) noexcept;
+  [[nodiscard]] bool held() noexcept;    // paused, not yet for long
+  [[nodiscard]] bool paused() noexcept;  // paused at all
   void handle_error(const rd_kafka_message_t& m) noexcept;
   void on_assign(rd_kafka_topic_partition_list_t* partitions) noexcept;
   void on_revoke(rd_kafka_topic_partition_list_t* partitions) noexcept;
