@@ -30,6 +30,8 @@ if have_kafka; then
   eval "$("$here/tests/kafka/broker.sh" env "$run/kafka")"
 fi
 export SIDECAR_SOURCE_DIR=$here
+# Only read by sanitizer builds: a known leak inside libpqxx 6.4 (see the file).
+export LSAN_OPTIONS=suppressions=$here/tests/lsan.supp:print_suppressions=0
 export SIDECAR_BUILD_DIR=$build
 
 ctest --test-dir "$build" --output-on-failure --timeout 900 "$@"
