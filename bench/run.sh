@@ -11,7 +11,7 @@ which=("$@")
 wants() { [[ " ${which[*]} " == *" $1 "* ]]; }
 
 run=$here/.run/bench
-export PG_PORT=${BENCH_PG_PORT:-55434} REDIS_PORT=${BENCH_REDIS_PORT:-56381}
+export PG_PORT=${BENCH_PG_PORT:-55474} REDIS_PORT=${BENCH_REDIS_PORT:-56474}
 export KAFKA_PORT=${BENCH_KAFKA_PORT:-59095} KAFKA_CONTROLLER_PORT=${BENCH_KAFKA_CONTROLLER_PORT:-59096}
 cleanup() {
   "$here/scripts/services.sh" stop "$run" || true
