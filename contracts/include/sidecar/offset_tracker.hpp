@@ -13,6 +13,7 @@ class OffsetTracker {
   void track(std::int64_t offset) {
     pending_.insert(offset);
     if (offset + 1 > high_) high_ = offset + 1;
+    if (start_ < 0 || offset < start_) start_ = offset;
   }
   // Its outcome is final.
   void finish(std::int64_t offset) { pending_.erase(offset); }
@@ -22,6 +23,8 @@ class OffsetTracker {
   [[nodiscard]] std::optional<std::int64_t> commit_point() const {
     std::int64_t point = pending_.empty() ? high_ : *pending_.begin();
     if (point < 0 || point == committed_) return std::nullopt;
+    // Nothing finished yet: committing where consumption started says nothing new.
+    if (committed_ < 0 && point <= start_) return std::nullopt;
     return point;
   }
   void committed(std::int64_t point) { committed_ = point; }
@@ -31,6 +34,7 @@ class OffsetTracker {
  private:
   std::set<std::int64_t> pending_;
   std::int64_t high_ = -1;
+  std::int64_t start_ = -1;  // the lowest offset tracked
   std::int64_t committed_ = -1;
 };
 
