@@ -17,26 +17,14 @@ namespace sidecar::order_reservation::test {
 
 using namespace sidecar::inventory::testing;
 
-class ReservationTest : public ::testing::Test {
+class ReservationTest : public HandlerTest {
  protected:
-  static void SetUpTestSuite() {
-    dsn_ = fresh_database("sidecar_test_order_reservation");
-    redis_ = require_env("REDIS_URL");
-  }
-  void SetUp() override {
-    ASSERT_FALSE(dsn_.empty());
-    ASSERT_FALSE(redis_.empty());
-    truncate_all(dsn_);
-    load_products(dsn_, {{1, "keyboard", 10}, {2, "mouse", 20}, {3, "monitor", 5}});
-  }
+  static void SetUpTestSuite() { open("sidecar_test_order_reservation"); }
 
   // relay off unless asked: most tests read the outbox table itself.
   std::unique_ptr<OrderReservation> make(std::map<std::string, OptionValue> given = {}) {
-    given.try_emplace("pg_dsn", dsn_);
-    given.try_emplace("redis_url", redis_);
     given.try_emplace("relay", false);
-    return std::make_unique<OrderReservation>(
-        testkit::Host::options_for(OrderReservation::option_specs(), given));
+    return make_handler<OrderReservation>(std::move(given));
   }
 
   static Message order(const std::string& payload, std::int64_t order_id) {
@@ -59,8 +47,6 @@ class ReservationTest : public ::testing::Test {
 
   std::int64_t held() { return count_of(dsn_, "SELECT count(*) FROM reservations"); }
 
-  static std::string dsn_;
-  static std::string redis_;
   testkit::Host host_;
 };
 

@@ -5,9 +5,6 @@
 
 namespace sidecar::order_reservation::test {
 
-std::string ReservationTest::dsn_;
-std::string ReservationTest::redis_;
-
 namespace {
 
 std::string code(const Outcome& o) { return o.reason.substr(0, o.reason.find(':')); }

@@ -13,24 +13,12 @@ namespace {
 
 using namespace sidecar::inventory::testing;
 
-class SettlementTest : public ::testing::Test {
+class SettlementTest : public HandlerTest {
  protected:
-  static void SetUpTestSuite() {
-    dsn_ = fresh_database("sidecar_test_payment_settlement");
-    redis_ = require_env("REDIS_URL");
-  }
-  void SetUp() override {
-    ASSERT_FALSE(dsn_.empty());
-    ASSERT_FALSE(redis_.empty());
-    truncate_all(dsn_);
-    load_products(dsn_, {{1, "keyboard", 10}, {2, "mouse", 20}, {3, "monitor", 5}});
-  }
+  static void SetUpTestSuite() { open("sidecar_test_payment_settlement"); }
 
   std::unique_ptr<PaymentSettlement> make(std::map<std::string, OptionValue> given = {}) {
-    given.try_emplace("pg_dsn", dsn_);
-    given.try_emplace("redis_url", redis_);
-    return std::make_unique<PaymentSettlement>(
-        testkit::Host::options_for(PaymentSettlement::option_specs(), given));
+    return make_handler<PaymentSettlement>(std::move(given));
   }
 
   // An order reserved the way order-reservation leaves it: stock taken, rows held, decided.
@@ -64,12 +52,8 @@ class SettlementTest : public ::testing::Test {
                           std::to_string(order_id) + " ORDER BY 1");
   }
 
-  static std::string dsn_;
-  static std::string redis_;
   testkit::Host host_;
 };
-std::string SettlementTest::dsn_;
-std::string SettlementTest::redis_;
 
 TEST_F(SettlementTest, CompletedConfirmsHeldReservations) {
   hold(111, {{1, 2}, {2, 1}});

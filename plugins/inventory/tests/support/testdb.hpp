@@ -7,7 +7,12 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include <memory>
+
 #include "sidecar/options.hpp"
+#include "sidecar/testkit.hpp"
 
 namespace sidecar::inventory::testing {
 
@@ -57,5 +62,32 @@ std::string scratch_dir();
 
 // A port nothing listens on, for "Redis down" tests.
 std::string unused_redis_url();
+
+// What every handler test starts from: a fresh database for the test binary, Redis, and known
+// stock (1 keyboard 10, 2 mouse 20, 3 monitor 5) before each test.
+class HandlerTest : public ::testing::Test {
+ protected:
+  static void open(const std::string& database) {
+    dsn_ = fresh_database(database);
+    redis_ = require_env("REDIS_URL");
+  }
+  void SetUp() override {
+    ASSERT_FALSE(dsn_.empty());
+    ASSERT_FALSE(redis_.empty());
+    truncate_all(dsn_);
+    load_products(dsn_, {{1, "keyboard", 10}, {2, "mouse", 20}, {3, "monitor", 5}});
+  }
+  // A handler made the way the host makes it: declared options with their defaults, on this
+  // test's database and Redis unless `given` says otherwise.
+  template <class H>
+  static std::unique_ptr<H> make_handler(std::map<std::string, OptionValue> given) {
+    given.try_emplace("pg_dsn", dsn_);
+    given.try_emplace("redis_url", redis_);
+    return std::make_unique<H>(testkit::Host::options_for(H::option_specs(), given));
+  }
+
+  static inline std::string dsn_;
+  static inline std::string redis_;
+};
 
 }  // namespace sidecar::inventory::testing
