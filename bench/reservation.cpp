@@ -160,6 +160,7 @@ handlers:
     options:
       pg_dsn: ${{PG_DSN}}
       redis_url: "{4}"
+      relay: ${{BENCH_RELAY:-true}}
 routes:
   - {{topic: order, transport: zmq, handler: reservations, key_field: order_id}}
 outputs:
@@ -182,6 +183,7 @@ RunResult run_sidecar_mode(const std::string& dsn, const std::string& redis, int
   int clients = pace > 0 ? 32 : std::max(8, workers * batch * 2);
   auto r = drive("tcp://127.0.0.1:" + std::to_string(in_port), orders, clients, pace, first_id);
   proc.terminate();
+  if (std::getenv("RESERVATION_SHOW_LOG") != nullptr) fmt::print(stderr, "{}\n", proc.log());
   return r;
 }
 
