@@ -2,11 +2,12 @@
 # Runs every test against services this script starts on loopback ports of its own (PostgreSQL,
 # Redis, an Apache Kafka broker) and stops them afterwards by the process ids it started.
 #   tests/run.sh [BUILD_DIR] [ctest args...]
+# TEST_RUN_DIR (default .run/test) and the TEST_*_PORT variables let two runs share a machine.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
 shift || true
-run=$here/.run/test
+run=${TEST_RUN_DIR:-$here/.run/test}
 export PG_PORT=${TEST_PG_PORT:-55433}
 export REDIS_PORT=${TEST_REDIS_PORT:-56380}
 export KAFKA_PORT=${TEST_KAFKA_PORT:-59093}
