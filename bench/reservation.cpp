@@ -3,6 +3,9 @@
 // in the same run, on the same database with as many connections as the sidecar has workers,
 // pgbench on the same reservation written as one SQL statement per order and per 64 orders.
 // Prints orders/s, p50/p99 latency, a paced run at 500 orders/s, and the ratios.
+// With KAFKA_BROKERS set, also the Kafka mode: the same orders preloaded into a Kafka topic and
+// reserved by `sidecar` with the kafka transport (inventory events to Kafka), timed from the
+// first order decided to the last, as a ratio to the ZeroMQ rate of the same batch size.
 //   reservation [orders=50000] [workers=4]
 #include <fmt/format.h>
 
@@ -10,6 +13,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <pqxx/pqxx>
 #include <random>
 #include <string>
@@ -17,6 +21,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "kafka_client.hpp"
 #include "sidecar_process.hpp"
 
 using namespace std::chrono;
@@ -187,6 +192,109 @@ RunResult run_sidecar_mode(const std::string& dsn, const std::string& redis, int
   return r;
 }
 
+// The sum of a counter's series in the sidecar's /metrics; -1 when the sidecar does not answer.
+double metric_sum(const std::string& admin, const std::string& name) {
+  auto r = sidecar::test::http_get(admin, "/metrics");
+  if (r.status != 200) return -1;
+  double sum = 0;
+  std::size_t pos = 0;
+  while ((pos = r.body.find(name, pos)) != std::string::npos) {
+    bool line_start = pos == 0 || r.body[pos - 1] == '\n';
+    auto end = r.body.find('\n', pos);
+    std::string line = r.body.substr(pos, end == std::string::npos ? end : end - pos);
+    pos = end == std::string::npos ? r.body.size() : end;
+    if (!line_start || (line[name.size()] != '{' && line[name.size()] != ' ')) continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+std::string kafka_config(const std::string& brokers, const std::string& in,
+                         const std::string& events, const std::string& dlq,
+                         const std::string& group, int workers, int batch,
+                         const std::string& redis) {
+  return fmt::format(R"(log_level: warn
+plugin_dir: ${{SIDECAR_PLUGIN_DIR}}
+admin: ${{ADMIN_ADDR:-127.0.0.1:0}}
+dead_letter: {3}
+bus:
+  workers: {5}
+  queue_capacity: 8192
+transports:
+  kafka:
+    plugin: kafka
+    options:
+      brokers: {0}
+      group_id: {4}
+      librdkafka: {{auto.offset.reset: earliest}}
+handlers:
+  reservations:
+    plugin: order-reservation
+    batch_size: {6}
+    options:
+      pg_dsn: ${{PG_DSN}}
+      redis_url: "{7}"
+      emit_topic: {2}
+routes:
+  - {{topic: {1}, transport: kafka, handler: reservations, key_field: order_id}}
+outputs:
+  "*": kafka
+)",
+                     brokers, in, events, dlq, group, workers, batch, redis);
+}
+
+// Kafka mode: `orders` orders preloaded into a fresh 4-partition topic (keyed by order id), then
+// reserved by a sidecar with the kafka transport. Timed from the first order decided to the
+// last, by the handler's own counter in /metrics (polling the database would load it).
+RunResult run_kafka_mode(const std::string& dsn, const std::string& redis,
+                         const std::string& brokers, int workers, int batch, long orders,
+                         long first_id) {
+  reset(dsn);
+  vacuum(dsn);
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string run = fmt::format("{:08x}-b{}", static_cast<std::uint32_t>(rng()), batch);
+  const std::string in = "bench-order-" + run;
+  const std::string events = "bench-inventory-" + run;
+  const std::string dlq = "bench-dlq-" + run;
+  sidecar::test::kafka::Client client(brokers, {{"linger.ms", "20"},
+                                                {"batch.num.messages", "10000"},
+                                                {"queue.buffering.max.messages", "1000000"}});
+  client.create_topic(in, 4);
+  client.create_topic(events, 4);
+  client.create_topic(dlq, 1);
+  for (long i = 0; i < orders; ++i) {
+    client.produce(in, std::to_string(first_id + i), order_json(first_id + i, rng));
+  }
+  client.flush(seconds(300));
+
+  sidecar::test::SidecarProcess proc(
+      kafka_config(brokers, in, events, dlq, "bench-" + run, workers, batch, redis));
+  proc.start();
+  RunResult r;
+  if (!proc.wait_ready(seconds(60))) {
+    fmt::print(stderr, "sidecar not ready:\n{}\n", proc.log());
+    return r;
+  }
+  std::optional<steady_clock::time_point> first;
+  double done = 0;
+  auto deadline = steady_clock::now() + seconds(600);
+  while (steady_clock::now() < deadline) {
+    done = metric_sum(proc.admin(), "sidecar_inventory_orders_total");
+    auto now = steady_clock::now();
+    if (done > 0 && !first) first = now;
+    if (done >= static_cast<double>(orders)) {
+      r.rate = static_cast<double>(orders) / duration<double>(now - *first).count();
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  if (r.rate == 0) fmt::print(stderr, "only {} of {} orders decided\n", done, orders);
+  r.ok = static_cast<long>(done);
+  proc.terminate();
+  if (std::getenv("RESERVATION_SHOW_LOG") != nullptr) fmt::print(stderr, "{}\n", proc.log());
+  return r;
+}
+
 // pgbench's orders per second for a script that does `per_tx` orders per transaction.
 double pgbench(const std::string& dsn, const std::string& script, int conns, int seconds_,
                int per_tx) {
@@ -254,6 +362,15 @@ int main(int argc, char** argv) {
              pg1 > 0 ? b1.rate / pg1 : 0);
   fmt::print("  ratio batches of 64 / pgbench 64 orders: {:.2f} (goal >= 0.8)\n",
              pg64 > 0 ? b64.rate / pg64 : 0);
+  if (const char* brokers = std::getenv("KAFKA_BROKERS"); brokers != nullptr && *brokers != 0) {
+    auto k1 = run_kafka_mode(dsn, redis, brokers, workers, 1, orders, 4'000'000);
+    fmt::print("  over Kafka, batches of 1 : {:>8.0f} orders/s  ratio to ZeroMQ {:.2f}\n", k1.rate,
+               b1.rate > 0 ? k1.rate / b1.rate : 0);
+    auto k64 = run_kafka_mode(dsn, redis, brokers, workers, 64, orders, 5'000'000);
+    fmt::print(
+        "  over Kafka, batches of 64: {:>8.0f} orders/s  ratio to ZeroMQ {:.2f} (goal >= 0.8)\n",
+        k64.rate, b64.rate > 0 ? k64.rate / b64.rate : 0);
+  }
   reset(dsn);
   return b1.ok > 0 && b64.ok > 0 ? 0 : 1;
 }

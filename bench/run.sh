@@ -25,13 +25,20 @@ export SIDECAR_BUILD_DIR=$build SIDECAR_SOURCE_DIR=$here
 if wants zeromq; then
   "$build/bin/zeromq_passthrough" "${ZMQ_BENCH_MESSAGES:-1000000}"
 fi
+if wants reservation || wants kafka; then
+  # The reservation bench has a Kafka mode too (RESERVATION_KAFKA=0 skips it).
+  "$here/tests/kafka/broker.sh" start "$run/kafka"
+  eval "$("$here/tests/kafka/broker.sh" env "$run/kafka")"
+fi
 if wants reservation; then
   "$here/scripts/services.sh" start "$run"
   eval "$("$here/scripts/services.sh" env "$run")"
-  "$build/bin/reservation" "${RESERVATION_ORDERS:-50000}" "${RESERVATION_WORKERS:-4}"
+  if [ "${RESERVATION_KAFKA:-1}" = 0 ]; then
+    KAFKA_BROKERS='' "$build/bin/reservation" "${RESERVATION_ORDERS:-50000}" "${RESERVATION_WORKERS:-4}"
+  else
+    "$build/bin/reservation" "${RESERVATION_ORDERS:-50000}" "${RESERVATION_WORKERS:-4}"
+  fi
 fi
 if wants kafka; then
-  "$here/tests/kafka/broker.sh" start "$run/kafka"
-  eval "$("$here/tests/kafka/broker.sh" env "$run/kafka")"
   "$build/bin/kafka_passthrough" "${KAFKA_BENCH_MESSAGES:-1000000}"
 fi
