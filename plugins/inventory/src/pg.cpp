@@ -18,7 +18,8 @@ pqxx::connection& PgSession::get() {
     // of the connection, and a plan made while a table was small (a fresh or just truncated
     // database) scans it instead: measured, every order then read all of `reservations` and
     // `products`, at a third of the speed. Scans stay possible where no index serves.
-    pqxx::nontransaction(*conn).exec0("SET enable_seqscan = off");
+    pqxx::nontransaction(*conn).exec0(
+        "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan");
     if (prepare_) prepare_(*conn);
     conn_ = std::move(conn);
   }
@@ -33,6 +34,11 @@ void PgSession::reset() noexcept {
     // Already broken; the object is dropped either way.
   }
   conn_.reset();
+}
+
+std::string read_store_epoch(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  return tx.exec1("SELECT epoch::text FROM store_epoch")[0].as<std::string>();
 }
 
 DbFault classify(const std::exception& e) noexcept {

@@ -14,10 +14,6 @@ constexpr std::chrono::milliseconds kMinBackoff{100};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 constexpr timeval kIoTimeout{0, 200'000};
 
-std::string redis_key(const std::string& idempotent_key) {
-  return "sidecar:idem:" + idempotent_key;
-}
-
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
@@ -83,6 +79,10 @@ RedisDedupe::RedisDedupe(const std::string& url, std::chrono::milliseconds ttl, 
 
 RedisDedupe::~RedisDedupe() = default;
 
+std::string RedisDedupe::redis_key(const std::string& idempotent_key) const {
+  return "sidecar:idem:" + namespace_ + ":" + idempotent_key;
+}
+
 void RedisDedupe::ContextDeleter::operator()(redisContext* ctx) const noexcept { redisFree(ctx); }
 
 void RedisDedupe::drop(const char* what) noexcept {
@@ -145,7 +145,7 @@ bool RedisDedupe::drain(redisContext* ctx) noexcept {
 std::vector<bool> RedisDedupe::seen(const std::vector<std::string>& keys) noexcept {
   std::vector<bool> out(keys.size(), false);
   try {
-    redisContext* ctx = keys.empty() ? nullptr : connection();
+    redisContext* ctx = keys.empty() || namespace_.empty() ? nullptr : connection();
     if (ctx == nullptr || !drain(ctx)) return out;
     // One MGET for the whole batch: one round trip, and one command for Redis to run instead of
     // an EXISTS per key (Redis's CPU is shared with everything else on a small machine).
@@ -182,7 +182,7 @@ std::vector<bool> RedisDedupe::seen(const std::vector<std::string>& keys) noexce
 
 void RedisDedupe::remember(const std::vector<std::string>& keys) noexcept {
   try {
-    redisContext* ctx = keys.empty() ? nullptr : connection();
+    redisContext* ctx = keys.empty() || namespace_.empty() ? nullptr : connection();
     // Draining first keeps the unread replies to one batch's worth.
     if (ctx == nullptr || !drain(ctx)) return;
     for (const auto& k : keys) {

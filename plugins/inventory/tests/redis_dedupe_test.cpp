@@ -14,15 +14,34 @@ TEST(RedisDedupeLive, RemembersAfterCommitOnly) {
   ASSERT_FALSE(url.empty());
   testkit::Host host;
   RedisDedupe r(url, std::chrono::seconds(60), &host);
+  r.set_namespace(random_uuid());
   std::string a = random_uuid(), b = random_uuid();
   EXPECT_EQ(r.seen({a, b}), (std::vector<bool>{false, false}));
   r.remember({a});
   EXPECT_EQ(r.seen({a, b}), (std::vector<bool>{true, false}));
 }
 
+TEST(RedisDedupeLive, NamespacesKeepDatabasesApart) {
+  std::string url = require_env("REDIS_URL");
+  ASSERT_FALSE(url.empty());
+  testkit::Host host;
+  RedisDedupe first(url, std::chrono::seconds(60), &host);
+  RedisDedupe second(url, std::chrono::seconds(60), &host);
+  std::string a = random_uuid();
+  // No epoch known yet (no database connection): nothing is asked or told.
+  first.remember({a});
+  first.set_namespace(random_uuid());
+  EXPECT_EQ(first.seen({a}), std::vector<bool>{false});
+  first.remember({a});
+  EXPECT_EQ(first.seen({a}), std::vector<bool>{true});
+  second.set_namespace(random_uuid());
+  EXPECT_EQ(second.seen({a}), std::vector<bool>{false});
+}
+
 TEST(RedisDedupeLive, DownIsNotAnError) {
   testkit::Host host;
   RedisDedupe r(unused_redis_url(), std::chrono::seconds(60), &host);
+  r.set_namespace(random_uuid());
   std::string a = random_uuid();
   r.remember({a});
   EXPECT_EQ(r.seen({a}), std::vector<bool>{false});

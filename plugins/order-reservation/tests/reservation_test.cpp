@@ -156,6 +156,30 @@ TEST_F(ReservationTest, SameOrderTwentyTimesChangesStockOnce) {
   }
 }
 
+TEST_F(ReservationTest, ARecreatedDatabaseIsNotAnsweredForByTheOldRedisKeys) {
+  std::string payload = order_json(random_uuid(), 501, {{1, 2}});
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h));
+  EXPECT_EQ(one(*h, payload, 501).kind, OutcomeKind::handled);
+  EXPECT_EQ(one(*h, payload, 501).kind, OutcomeKind::duplicate);
+  h->stop();
+
+  // A database made anew (dropped and created, as a dev reset does) next to the same Redis,
+  // which still holds the key: the order is new to this database and is reserved there.
+  std::string other = fresh_database("sidecar_test_order_reservation_recreated");
+  ASSERT_FALSE(other.empty());
+  load_products(other, {{1, "keyboard", 10}});
+  auto h2 = make({{"pg_dsn", other}});
+  testkit::Host host2;
+  ASSERT_TRUE(host2.start(*h2));
+  auto out = host2.handle(*h2, {order(payload, 501)});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, OutcomeKind::handled) << out[0].reason;
+  EXPECT_EQ(stock(other, 1), 8);
+  h2->stop();
+  EXPECT_EQ(stock(dsn_, 1), 8);
+}
+
 TEST_F(ReservationTest, SameOrderWithANewKeyChangesNothing) {
   auto h = make();
   ASSERT_TRUE(host_.start(*h));

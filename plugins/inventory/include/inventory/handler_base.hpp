@@ -35,8 +35,15 @@ class InventoryHandler : public Handler {
   ~InventoryHandler() override;
 
   struct Worker {
+    // Each (re)connection reads the database's epoch for the Redis namespace: a reconnect may
+    // find a database created anew.
     Worker(const CommonSettings& s, const PgSession::Prepare& prepare, HostServices* host)
-        : pg(s.pg_dsn, prepare), redis(s.redis_url, s.dedupe_ttl, host) {}
+        : pg(s.pg_dsn,
+             [this, prepare](pqxx::connection& c) {
+               if (prepare) prepare(c);
+               redis.set_namespace(read_store_epoch(c));
+             }),
+          redis(s.redis_url, s.dedupe_ttl, host) {}
     PgSession pg;
     RedisDedupe redis;
   };

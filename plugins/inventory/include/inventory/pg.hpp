@@ -47,6 +47,10 @@ DbFault classify(const std::exception& e) noexcept;
 // minutes. Works for both libpq forms (URI and key=value).
 std::string with_connect_timeout(const std::string& dsn, int seconds);
 
+// The database's epoch (migrations/0007_store_epoch.sql) as text. Throws when it is missing:
+// the migrations have not been applied.
+std::string read_store_epoch(pqxx::connection& conn);
+
 // PostgreSQL array literals ("{1,2,3}"): libpqxx 6.4 takes no containers as parameters.
 std::string int_array(const std::vector<std::int64_t>& values);
 std::string int_array(const std::vector<std::int32_t>& values);

@@ -46,13 +46,20 @@ class RedisDedupe {
 
   [[nodiscard]] bool enabled() const noexcept { return address_.has_value(); }
 
+  // The database's epoch (migrations/0007_store_epoch.sql), read when a worker connects to it.
+  // Keys are namespaced by it; until it is known, every key is "not seen" and nothing is told.
+  void set_namespace(std::string epoch) noexcept { namespace_ = std::move(epoch); }
+
  private:
   redisContext* connection() noexcept;
   // Reads the replies remember() left unread; false (connection dropped) when that fails.
   bool drain(redisContext* ctx) noexcept;
   void drop(const char* what) noexcept;
 
+  [[nodiscard]] std::string redis_key(const std::string& idempotent_key) const;
+
   std::optional<RedisAddress> address_;
+  std::string namespace_;
   std::string ttl_seconds_;
   HostServices* host_;
   struct ContextDeleter {
