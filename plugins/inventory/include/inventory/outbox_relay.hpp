@@ -22,6 +22,9 @@ namespace sidecar::inventory {
 struct RelayConfig {
   std::string dsn;
   std::chrono::milliseconds poll_interval{1000};
+  // After a wake-up, how long to let more commits land before claiming: one round (four
+  // statements and a commit) then carries several events instead of one per order.
+  std::chrono::milliseconds gather{5};
   std::size_t batch = 100;
   std::chrono::milliseconds confirm_timeout{10'000};
   std::chrono::seconds sent_retention{3600};  // sent rows older than this are deleted
