@@ -18,10 +18,12 @@ Status InventoryHandler::start(const HandlerContext& ctx) noexcept {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, ctx.workers); ++i) {
       workers_.push_back(std::make_unique<Worker>(settings_, prepare_, host_));
     }
+    // Every worker connects now rather than at its first message: a new backend's first
+    // statements load its catalog caches (measured ~100 ms), which the first orders would wait.
     // A database that is down at start is not fatal: messages are retried until it is back,
     // and ready() says so meanwhile.
     try {
-      workers_.front()->pg.get();
+      for (auto& w : workers_) w->pg.get();
       note_db(true);
     } catch (const std::exception& e) {
       note_db(false);

@@ -18,8 +18,7 @@ pqxx::connection& PgSession::get() {
     // of the connection, and a plan made while a table was small (a fresh or just truncated
     // database) scans it instead: measured, every order then read all of `reservations` and
     // `products`, at a third of the speed. Scans stay possible where no index serves.
-    pqxx::nontransaction(*conn).exec0(
-        "SET enable_seqscan = off; SET plan_cache_mode = force_generic_plan");
+    pqxx::nontransaction(*conn).exec0("SET enable_seqscan = off");
     if (prepare_) prepare_(*conn);
     conn_ = std::move(conn);
   }
