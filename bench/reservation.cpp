@@ -385,16 +385,19 @@ int main(int argc, char** argv) {
     fmt::print("  (goal at 500 orders/s: p99 <= 10 ms)\n");
   }
   if (wants("pgbench")) {
-    // The goals are against the prepared protocol, the sidecar's own; the simple protocol's rates
-    // are printed for comparison with figures taken that way.
-    double pg1 = pgbench(dsn, sql + "reserve_one.sql", workers, 15, 1, "prepared");
-    double pg1_simple = pgbench(dsn, sql + "reserve_one.sql", workers, 10, 1, "simple");
-    fmt::print("  pgbench, 1 order/stmt  : {:>8.0f} orders/s  (simple protocol {:.0f})\n", pg1,
-               pg1_simple);
-    double pg64 = pgbench(dsn, sql + "reserve_64.sql", workers, 15, 64, "prepared");
-    double pg64_simple = pgbench(dsn, sql + "reserve_64.sql", workers, 10, 64, "simple");
-    fmt::print("  pgbench, 64 orders/stmt: {:>8.0f} orders/s  (simple protocol {:.0f})\n", pg64,
-               pg64_simple);
+    // Each baseline on both protocols, and the faster counts: the prepared protocol is the
+    // sidecar's own (planned once per connection), yet for the 64-order statement the simple
+    // protocol's plan, made for the actual values, measured faster.
+    double pg1_prepared = pgbench(dsn, sql + "reserve_one.sql", workers, 15, 1, "prepared");
+    double pg1_simple = pgbench(dsn, sql + "reserve_one.sql", workers, 15, 1, "simple");
+    fmt::print("  pgbench, 1 order/stmt  : {:>8.0f} orders/s prepared, {:.0f} simple protocol\n",
+               pg1_prepared, pg1_simple);
+    double pg64_prepared = pgbench(dsn, sql + "reserve_64.sql", workers, 15, 64, "prepared");
+    double pg64_simple = pgbench(dsn, sql + "reserve_64.sql", workers, 15, 64, "simple");
+    fmt::print("  pgbench, 64 orders/stmt: {:>8.0f} orders/s prepared, {:.0f} simple protocol\n",
+               pg64_prepared, pg64_simple);
+    double pg1 = std::max(pg1_prepared, pg1_simple);
+    double pg64 = std::max(pg64_prepared, pg64_simple);
     fmt::print("  ratio batches of 1  / pgbench 1 order  : {:.2f} (goal >= 0.9)\n",
                pg1 > 0 ? b1.rate / pg1 : 0);
     fmt::print("  ratio batches of 64 / pgbench 64 orders: {:.2f} (goal >= 0.8)\n",
