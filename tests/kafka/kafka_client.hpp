@@ -16,6 +16,8 @@
 #include <utility>
 #include <vector>
 
+#include "sidecar/testkit.hpp"
+
 namespace sidecar::test::kafka {
 
 struct KafkaDeleter {
@@ -96,16 +98,6 @@ class Client {
   std::string first_failure_;
 };
 
-// Polls `pred` every `step` until it holds or `timeout` passes; returns its last answer.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds step = std::chrono::milliseconds(50)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(step);
-  }
-  return pred();
-}
+using sidecar::testkit::eventually;
 
 }  // namespace sidecar::test::kafka

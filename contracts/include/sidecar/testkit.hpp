@@ -6,9 +6,11 @@
 //   MyHandler h(host.options_for(MyHandler::option_specs(), {{"to", "out"}}));
 //   host.start(h);
 //   auto outcomes = host.handle(h, {sidecar::testkit::message("in", "k", R"({"a":1})")});
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -101,5 +103,19 @@ class Host : public HostServices {
  private:
   std::mutex mu_;
 };
+
+// Polls `pred` every `step` until it holds or `timeout` passes; returns its last answer. For what
+// a plugin does on threads of its own (a relay, a consumer): wait for the outcome, never sleep a
+// fixed time.
+template <class Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                std::chrono::milliseconds step = std::chrono::milliseconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(step);
+  }
+  return pred();
+}
 
 }  // namespace sidecar::testkit

@@ -11,6 +11,8 @@
 namespace sidecar::inventory {
 namespace {
 
+using sidecar::testkit::eventually;
+
 using namespace sidecar::inventory::testing;
 
 class Relay : public ::testing::Test {
@@ -32,16 +34,6 @@ class Relay : public ::testing::Test {
   static std::string dsn_;
 };
 std::string Relay::dsn_;
-
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = std::chrono::seconds(10)) {
-  auto until = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
 
 TEST_F(Relay, PublishesInOrderAndMarksSent) {
   for (int i = 1; i <= 5; ++i) add_event(i);

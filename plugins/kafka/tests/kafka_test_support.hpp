@@ -94,15 +94,6 @@ class Broker {
   KafkaHandle producer_;
 };
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds step = std::chrono::milliseconds(50)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(step);
-  }
-  return pred();
-}
+using sidecar::testkit::eventually;
 
 }  // namespace sidecar::kafka::test

@@ -7,15 +7,7 @@
 namespace sidecar::order_reservation::test {
 namespace {
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds within = std::chrono::seconds(10)) {
-  auto until = std::chrono::steady_clock::now() + within;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
+using sidecar::testkit::eventually;
 
 TEST_F(ReservationTest, RelayPublishesEachEventAndMarksItSent) {
   auto h = make({{"relay", true}});

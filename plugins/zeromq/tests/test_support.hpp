@@ -141,14 +141,6 @@ inline zmq::socket_t client(zmq::context_t& ctx, zmq::socket_type type,
   return s;
 }
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
+using sidecar::testkit::eventually;
 
 }  // namespace zmqtest
