@@ -2,9 +2,7 @@
 // named by KAFKA_BROKERS, then moved to another topic, in the same run, by:
 //   1. a bare librdkafka loop: group consumer, idempotent producer, offsets committed by hand
 //      once the copy is confirmed (the baseline);
-//   2. the same loop adding the three kafka.* headers (partition, offset, timestamp) that the
-//      sidecar's echo carries over from its input, so that the same bytes go over the wire;
-//   3. `sidecar` (kafka transport → echo handler → kafka transport, offsets committed after the
+//   2. `sidecar` (kafka transport → echo handler → kafka transport, offsets committed after the
 //      echo is confirmed).
 // Each is timed from its first message in the output topic to the Nth (output counted by high
 // watermarks), with the CPU time it used per message. Prints the rates, the ratios and the
@@ -116,14 +114,9 @@ KafkaHandle make(rd_kafka_type_t type, ConfHandle conf) {
 // The baseline: what the sidecar does on the wire, with nothing in between.
 class BareLoop {
  public:
-  // `with_headers`: each copy also carries the three kafka.* headers that the sidecar's echo
-  // carries over from its input (like for like on the wire).
   BareLoop(const std::string& brokers, const Properties& props, std::string in, std::string out,
-           const std::string& group, bool with_headers)
-      : in_(std::move(in)),
-        out_(std::move(out)),
-        done_(kPartitions, -1),
-        with_headers_(with_headers) {
+           const std::string& group)
+      : in_(std::move(in)), out_(std::move(out)), done_(kPartitions, -1) {
     ConfHandle pc = conf_for(brokers, props, true);
     char errstr[512];
     rd_kafka_conf_set(pc.get(), "enable.idempotence", "true", errstr, sizeof errstr);
@@ -172,27 +165,13 @@ class BareLoop {
     // The opaque remembers where the message came from, for the commit after its delivery.
     auto tag =
         (static_cast<std::uintptr_t>(m.partition) << 48) | static_cast<std::uintptr_t>(m.offset);
-    rd_kafka_headers_t* headers = nullptr;
-    if (with_headers_) {
-      // What the sidecar's echo carries on: the transport's kafka.* headers of the input.
-      headers = rd_kafka_headers_new(3);
-      auto add = [&](const char* name, const std::string& value) {
-        rd_kafka_header_add(headers, name, -1, value.data(), static_cast<ssize_t>(value.size()));
-      };
-      rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-      add("kafka.partition", std::to_string(m.partition));
-      add("kafka.offset", std::to_string(m.offset));
-      add("kafka.timestamp", std::to_string(rd_kafka_message_timestamp(&m, &type)));
-    }
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
           producer_.get(), RD_KAFKA_V_TOPIC(out_.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
           RD_KAFKA_V_KEY(m.key, m.key_len), RD_KAFKA_V_VALUE(m.payload, m.len),
-          RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)),
-          RD_KAFKA_V_END);
-      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // the headers are librdkafka's now
+          RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(tag)), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-        if (headers != nullptr) rd_kafka_headers_destroy(headers);
         throw std::runtime_error(fmt::format("produce: {}", rd_kafka_err2str(err)));
       }
       rd_kafka_poll(producer_.get(), 5);
@@ -235,7 +214,6 @@ class BareLoop {
   KafkaHandle consumer_;
   std::vector<std::int64_t> done_;
   long delivered_ = 0;
-  bool with_headers_ = false;
 };
 
 struct Span {
@@ -310,10 +288,10 @@ struct Bench {
 
   static steady_clock::time_point deadline() { return steady_clock::now() + seconds(600); }
 
-  Result bare(const std::string& round, bool with_headers) {
+  Result bare(const std::string& round) {
     const std::string out = "bench-bare-out-" + round;
     client->create_topic(out, kPartitions);
-    BareLoop loop(brokers, props, in, out, "bench-bare-" + round, with_headers);
+    BareLoop loop(brokers, props, in, out, "bench-bare-" + round);
     double cpu0 = cpu_seconds(::getpid());
     std::thread t([&, d = deadline()] {
       if (!loop.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
@@ -445,27 +423,21 @@ int main(int argc, char** argv) try {
   // The same input each round, a fresh group and output topic for each contestant; alternating,
   // so that a change in the load of this shared machine falls on both.
   Result best_bare;
-  Result best_headers;
   Result best_side;
   bool ok = true;
   for (int r = 1; r <= rounds; ++r) {
-    Result bare = b.bare(fmt::format("{}-{}", run, r), false);
+    Result bare = b.bare(fmt::format("{}-{}", run, r));
     fmt::print(
         "  round {} bare librdkafka loop           : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}\n", r,
         bare.rate, bare.cpu_us, bare.ok ? "" : "   INCOMPLETE");
-    Result headers = b.bare(fmt::format("{}-{}-h", run, r), true);
-    fmt::print(
-        "  round {} bare loop + kafka.* headers    : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}\n", r,
-        headers.rate, headers.cpu_us, headers.ok ? "" : "   INCOMPLETE");
     Result side = b.sidecar(fmt::format("{}-{}", run, r));
     fmt::print(
         "  round {} sidecar kafka>echo>kafka       : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg   RSS "
         "max "
         "{:.1f} MB{}\n",
         r, side.rate, side.cpu_us, side.rss_max_kb / 1024.0, side.ok ? "" : "   FAILED");
-    ok = ok && bare.ok && headers.ok && side.ok;
+    ok = ok && bare.ok && side.ok;
     if (bare.rate > best_bare.rate) best_bare = bare;
-    if (headers.rate > best_headers.rate) best_headers = headers;
     long hwm = std::max(best_side.hwm_kb, side.hwm_kb);
     if (side.rate > best_side.rate) best_side = side;
     best_side.hwm_kb = hwm;
@@ -473,12 +445,9 @@ int main(int argc, char** argv) try {
   auto ratio = [](const Result& a, const Result& base) {
     return base.rate > 0 ? a.rate / base.rate : 0.0;
   };
-  fmt::print("  best: bare {:.0f}, bare + headers {:.0f}, sidecar {:.0f} msgs/s\n", best_bare.rate,
-             best_headers.rate, best_side.rate);
+  fmt::print("  best: bare {:.0f}, sidecar {:.0f} msgs/s\n", best_bare.rate, best_side.rate);
   fmt::print("  ratio sidecar / bare                   : {:>8.2f}   (goal >= 0.80)\n",
              ratio(best_side, best_bare));
-  fmt::print("  ratio sidecar / bare + headers         : {:>8.2f}   (the same bytes on the wire)\n",
-             ratio(best_side, best_headers));
   fmt::print("  CPU per message, sidecar / bare        : {:>8.1f}x\n",
              best_bare.cpu_us > 0 ? best_side.cpu_us / best_bare.cpu_us : 0);
   fmt::print("  sidecar resident memory peak           : {:>8.1f} MB (VmHWM)\n",

@@ -40,11 +40,19 @@ Message to_message(const rd_kafka_message_t& m) {
   return msg;
 }
 
-HeadersHandle to_kafka_headers(const std::vector<Header>& headers) {
-  if (headers.empty()) return nullptr;
-  HeadersHandle out(rd_kafka_headers_new(headers.size()));
-  for (const auto& [k, v] : headers) {
-    rd_kafka_header_add(out.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(),
+Outgoing outgoing(const Message& msg) {
+  const bool dead_letter = msg.header(kDeadLetterReasonHeader).has_value();
+  Outgoing out;
+  out.tombstone = !dead_letter && msg.payload.empty() && msg.header(kTombstoneHeader) == "true";
+  std::size_t count = 0;
+  for (const auto& h : msg.headers) {
+    if (dead_letter || !h.first.starts_with(kTransportHeaderPrefix)) ++count;
+  }
+  if (count == 0) return out;
+  out.headers.reset(rd_kafka_headers_new(count));
+  for (const auto& [k, v] : msg.headers) {
+    if (!dead_letter && k.starts_with(kTransportHeaderPrefix)) continue;
+    rd_kafka_header_add(out.headers.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(),
                         static_cast<ssize_t>(v.size()));
   }
   return out;

@@ -102,7 +102,8 @@ void Producer::produce(const Message& msg, Delivered done) noexcept {
 }
 
 std::optional<rd_kafka_resp_err_t> Producer::enqueue(const Message& msg, std::uint64_t id) {
-  HeadersHandle headers = to_kafka_headers(msg.headers);
+  Outgoing out = outgoing(msg);
+  HeadersHandle& headers = out.headers;
   std::vector<rd_kafka_vu_t> vus(headers ? 6 : 5);
   vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vus[0].u.cstr = msg.topic.c_str();
@@ -112,9 +113,10 @@ std::optional<rd_kafka_resp_err_t> Producer::enqueue(const Message& msg, std::ui
   vus[2].vtype = RD_KAFKA_VTYPE_KEY;
   vus[2].u.mem.ptr = msg.key.empty() ? nullptr : const_cast<char*>(msg.key.data());
   vus[2].u.mem.size = msg.key.size();
-  // data() is never null, so an empty payload is produced as an empty value, not a tombstone.
+  // data() is never null, so an empty payload is produced as an empty value; a tombstone passed
+  // on is produced as a null value.
   vus[3].vtype = RD_KAFKA_VTYPE_VALUE;
-  vus[3].u.mem.ptr = const_cast<char*>(msg.payload.data());
+  vus[3].u.mem.ptr = out.tombstone ? nullptr : const_cast<char*>(msg.payload.data());
   vus[3].u.mem.size = msg.payload.size();
   vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
   vus[4].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));

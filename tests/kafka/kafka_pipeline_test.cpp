@@ -93,10 +93,11 @@ TEST_F(KafkaPipeline, BadInputIsHandledOrDeadLetteredAndItsOffsetCommitted) {
   // No Kafka key: handled; the route's key_field gave it the order id as its key.
   ASSERT_TRUE(by_key.count("7"));
   EXPECT_EQ(by_key["7"].value, R"({"order_id":7,"case":"no key"})");
-  // A tombstone: delivered to the handler as an empty payload marked kafka.tombstone.
+  // A tombstone: delivered to the handler as an empty payload marked kafka.tombstone, and passed
+  // on by the echo as a tombstone again (a null value; the marker itself is not written).
   ASSERT_TRUE(by_key.count("8"));
-  EXPECT_EQ(by_key["8"].value.value_or("<null>"), "");
-  EXPECT_EQ(by_key["8"].header("kafka.tombstone"), "true");
+  EXPECT_FALSE(by_key["8"].value) << *by_key["8"].value;
+  EXPECT_FALSE(by_key["8"].header("kafka.tombstone"));
   // A header that is not UTF-8 is carried as bytes, unchanged.
   ASSERT_TRUE(by_key.count("10"));
   EXPECT_EQ(by_key["10"].header("trace"), invalid_utf8);

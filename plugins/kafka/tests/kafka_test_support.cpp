@@ -159,9 +159,13 @@ std::pair<std::int32_t, std::int64_t> Broker::produce(const std::string& topic,
                                                       const std::vector<Header>& headers,
                                                       std::int32_t partition) {
   DeliveryResult result;
-  HeadersHandle hdrs = to_kafka_headers(headers);
-  rd_kafka_headers_t* raw_headers = hdrs ? hdrs.get() : rd_kafka_headers_new(0);
-  if (!hdrs) hdrs.reset(raw_headers);
+  // Test input exactly as given: not through the plugin's own header rules.
+  HeadersHandle hdrs(rd_kafka_headers_new(headers.size()));
+  for (const auto& [k, v] : headers) {
+    rd_kafka_header_add(hdrs.get(), k.data(), static_cast<ssize_t>(k.size()), v.data(),
+                        static_cast<ssize_t>(v.size()));
+  }
+  rd_kafka_headers_t* raw_headers = hdrs.get();
   // The RD_KAFKA_V_ macros cast their arguments unparenthesized: pass plain variables.
   void* value = payload ? const_cast<char*>(payload->data()) : nullptr;
   size_t value_size = payload ? payload->size() : 0;

@@ -70,6 +70,34 @@ TEST_F(ProduceTest, PublishIsConfirmedAndReadableWithKeyAndHeaders) {
   t.stop();
 }
 
+TEST_F(ProduceTest, TheConsumedRecordsKafkaHeadersAreWrittenOnlyOnDeadLetters) {
+  std::string topic = unique("out");
+  ASSERT_NO_FATAL_FAILURE(broker_->create_topic(topic, 1));
+  KafkaTransport t(options());
+  ASSERT_TRUE(start(t));
+  // As a handler passes on what it consumed: the transport's kafka.* headers of the input.
+  Message m;
+  m.topic = topic;
+  m.key = "1";
+  m.payload = "passed on";
+  m.headers = {{"trace", "t1"}, {"kafka.offset", "999"}, {"kafka.note", "of the input"}};
+  ASSERT_TRUE(publish(t, m));
+  Message dl = m;
+  dl.key = "2";
+  dl.set_header("sidecar.dlq.reason", "bad_json");
+  ASSERT_TRUE(publish(t, dl));
+
+  auto got = broker_->read_all(topic, 2, 20s);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].header("trace"), "t1");
+  EXPECT_FALSE(got[0].header("kafka.note"));
+  EXPECT_EQ(got[0].header("kafka.offset"), "0");  // this record's own, not the input's
+  // A dead letter keeps them: they are its context.
+  EXPECT_EQ(got[1].header("kafka.note"), "of the input");
+  EXPECT_EQ(got[1].header("sidecar.dlq.reason"), "bad_json");
+  t.stop();
+}
+
 TEST_F(ProduceTest, PublishToAMissingTopicNamesIt) {
   std::string topic = unique("missing");
   // Like a production cluster: no auto-creation, and a quick answer for the test.
