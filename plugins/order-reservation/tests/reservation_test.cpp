@@ -180,6 +180,33 @@ TEST_F(ReservationTest, ARecreatedDatabaseIsNotAnsweredForByTheOldRedisKeys) {
   EXPECT_EQ(stock(dsn_, 1), 8);
 }
 
+TEST_F(ReservationTest, ADatabaseRecreatedUnderARunningHandlerIsNotAnsweredForByRedis) {
+  const std::string name = "sidecar_test_order_reservation_same_name";
+  std::string dsn = fresh_database(name);
+  ASSERT_FALSE(dsn.empty());
+  load_products(dsn, {{1, "keyboard", 10}});
+  auto h = make({{"pg_dsn", dsn}});
+  testkit::Host host;
+  ASSERT_TRUE(host.start(*h, 1, 1));
+  std::string payload = order_json(random_uuid(), 601, {{1, 2}});
+  auto once = [&] {
+    auto out = host.handle(*h, {order(payload, 601)});
+    return out.empty() ? Outcome::failed("no outcome") : out[0];
+  };
+  EXPECT_EQ(once().kind, OutcomeKind::handled);
+  EXPECT_EQ(once().kind, OutcomeKind::duplicate);
+
+  // Dropped and created again under the same name while the handler runs; Redis keeps the key.
+  ASSERT_EQ(fresh_database(name), dsn);
+  load_products(dsn, {{1, "keyboard", 10}});
+  std::this_thread::sleep_for(inventory::kEpochRecheck + std::chrono::milliseconds(100));
+  Outcome o = once();
+  for (int i = 0; i < 5 && o.kind == OutcomeKind::retry; ++i) o = once();  // the broken connection
+  EXPECT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+  EXPECT_EQ(stock(dsn, 1), 8);
+  h->stop();
+}
+
 TEST_F(ReservationTest, SameOrderWithANewKeyChangesNothing) {
   auto h = make();
   ASSERT_TRUE(host_.start(*h));
@@ -289,6 +316,53 @@ TEST_F(ReservationTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
 
 // The whole batch is one statement, yet decided in batch order against the running stock: the
 // earlier of two orders that want the last unit gets it.
+TEST_F(ReservationTest, ABatchWhoseOrdersAllFitIsReservedWholeInOneStatement) {
+  // Product 4's stock is exactly what the batch asks of it, spread over two orders: the running
+  // sum in batch order reaches it and does not pass it.
+  load_products(dsn_, {{4, "cable", 2}});
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  std::vector<std::string> keys{random_uuid(), random_uuid(), random_uuid()};
+  std::vector<Message> batch = {
+      order(order_json(keys[0], 21, {{2, 1}, {4, 1}}), 21),
+      order(order_json(keys[1], 22, {{4, 1}, {1, 2}}), 22),
+      order(order_json(keys[2], 23, {{2, 3}}), 23),
+  };
+  auto out = host_.handle(*h, batch);
+  for (const auto& o : out) EXPECT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+  EXPECT_EQ(stock(dsn_, 4), 0);
+  EXPECT_EQ(stock(dsn_, 2), 16);
+  EXPECT_EQ(stock(dsn_, 1), 8);
+  EXPECT_EQ(rows(dsn_, "SELECT order_id, product_id, count FROM reservations ORDER BY 1, 2"),
+            (std::vector<std::string>{"21|2|1", "21|4|1", "22|1|2", "22|4|1", "23|2|3"}));
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM order_decisions WHERE status = 'CREATED'"), 3);
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys WHERE topic = 'order'"), 3);
+  std::vector<std::string> expected;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    expected.push_back(
+        inventory::inventory_event("inventory", inventory::event_key(keys[i], "inventory.CREATED"),
+                                   21 + static_cast<std::int64_t>(i), "CREATED", "")
+            .payload);
+  }
+  EXPECT_EQ(rows(dsn_, "SELECT payload FROM outbox ORDER BY id"), expected);
+
+  // The same batch again, and a new order beside a key the database knows: the known ones
+  // change nothing, the new one is reserved.
+  out = host_.handle(*h, batch);
+  for (const auto& o : out) EXPECT_EQ(o.kind, OutcomeKind::duplicate) << o.reason;
+  auto h2 = make({{"redis_url", std::string()}});  // the database alone must tell
+  testkit::Host host2;
+  ASSERT_TRUE(host2.start(*h2, 1, 8));
+  out = host2.handle(*h2, {batch[0], order(order_json(random_uuid(), 24, {{1, 1}}), 24)});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].kind, OutcomeKind::duplicate) << out[0].reason;
+  EXPECT_EQ(out[1].kind, OutcomeKind::handled) << out[1].reason;
+  EXPECT_EQ(stock(dsn_, 1), 7);
+  EXPECT_EQ(stock(dsn_, 4), 0);
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox"), 4);
+  h2->stop();
+}
+
 TEST_F(ReservationTest, BatchEarlierOrderTakesTheLastUnit) {
   load_products(dsn_, {{4, "cable", 1}});
   auto h = make();
