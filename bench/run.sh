@@ -28,7 +28,7 @@ export SIDECAR_BUILD_DIR=$build SIDECAR_SOURCE_DIR=$here
 if wants zeromq; then
   "$build/bin/zeromq_passthrough" "${ZMQ_BENCH_MESSAGES:-1000000}"
 fi
-if wants reservation || wants kafka; then
+if wants kafka || { wants reservation && [ "${RESERVATION_KAFKA:-1}" != 0 ]; }; then
   # The reservation bench has a Kafka mode too (RESERVATION_KAFKA=0 skips it).
   "$here/tests/kafka/broker.sh" start "$run/kafka"
   eval "$("$here/tests/kafka/broker.sh" env "$run/kafka")"

@@ -22,12 +22,19 @@ Status InventoryHandler::start(const HandlerContext& ctx) noexcept {
     // statements load its catalog caches (measured ~100 ms), which the first orders would wait.
     // A database that is down at start is not fatal: messages are retried until it is back,
     // and ready() says so meanwhile.
-    try {
-      for (auto& w : workers_) w->pg.get();
-      note_db(true);
-    } catch (const std::exception& e) {
-      note_db(false);
-      host_->log(LogLevel::warn, std::string("database not reachable yet: ") + e.what());
+    bool any = false;
+    std::string why;
+    for (auto& w : workers_) {
+      try {
+        w->pg.get();
+        any = true;
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+    }
+    note_db(any);
+    if (!why.empty()) {
+      host_->log(LogLevel::warn, "database not reachable yet by every worker: " + why);
     }
     if (settings_.relay) {
       relay_ = std::make_unique<OutboxRelay>(RelayConfig{settings_.pg_dsn}, host_);
@@ -55,6 +62,29 @@ Status InventoryHandler::migrate(const MigrateContext& ctx) noexcept {
     return Status::ok();
   } catch (const std::exception& e) {
     return Status::error(e.what());
+  }
+}
+
+void InventoryHandler::Worker::check_epoch() noexcept {
+  if (!redis.enabled()) return;
+  if (!pg.connected()) {
+    redis.set_namespace({});
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (now - epoch_read_at < kEpochRecheck) return;
+  try {
+    redis.set_namespace(read_store_epoch(pg.get()));
+    epoch_read_at = now;
+  } catch (const pqxx::undefined_table&) {
+    // Not migrated (yet): no Redis, and look again a recheck later.
+    redis.set_namespace({});
+    epoch_read_at = now;
+  } catch (const std::exception&) {
+    // Most likely the connection broke (a database dropped under it): the next statement
+    // reconnects and reads the epoch anew.
+    pg.reset();
+    redis.set_namespace({});
   }
 }
 

@@ -17,8 +17,11 @@ pqxx::connection& PgSession::get() {
     // The handlers' statements are lookups by key. Their prepared plans are cached for the life
     // of the connection, and a plan made while a table was small (a fresh or just truncated
     // database) scans it instead: measured, every order then read all of `reservations` and
-    // `products`, at a third of the speed. Scans stay possible where no index serves.
-    pqxx::nontransaction(*conn).exec0("SET enable_seqscan = off");
+    // `products`, at a third of the speed. Scans stay possible where no index serves, but are
+    // costed so high that JIT compilation would start for them: off too. set_variable, because
+    // libpqxx restores those (not a plain SET) if it ever reconnects by itself.
+    conn->set_variable("enable_seqscan", "off");
+    conn->set_variable("jit", "off");
     if (prepare_) prepare_(*conn);
     conn_ = std::move(conn);
   }
@@ -37,7 +40,7 @@ void PgSession::reset() noexcept {
 
 std::string read_store_epoch(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
-  return tx.exec1("SELECT epoch::text FROM store_epoch")[0].as<std::string>();
+  return tx.exec1("SELECT epoch::text FROM store_epoch WHERE single")[0].as<std::string>();
 }
 
 DbFault classify(const std::exception& e) noexcept {

@@ -28,8 +28,6 @@ TEST(RedisDedupeLive, NamespacesKeepDatabasesApart) {
   RedisDedupe first(url, std::chrono::seconds(60), &host);
   RedisDedupe second(url, std::chrono::seconds(60), &host);
   std::string a = random_uuid();
-  // No epoch known yet (no database connection): nothing is asked or told.
-  first.remember({a});
   first.set_namespace(random_uuid());
   EXPECT_EQ(first.seen({a}), std::vector<bool>{false});
   first.remember({a});

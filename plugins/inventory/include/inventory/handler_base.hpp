@@ -3,6 +3,7 @@
 // the outbox relay, `sidecar migrate`, readiness, and the shape of a batch (decode, ask Redis,
 // one transaction, tell Redis after the commit).
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,6 +21,9 @@
 
 namespace sidecar::inventory {
 
+// How often a worker re-reads the database's epoch while Redis answers for it (Worker).
+inline constexpr std::chrono::seconds kEpochRecheck{1};
+
 // How a batch's first run talks to the database; see handle_keyed().
 enum class FirstTry { transaction, one_statement };
 
@@ -36,16 +40,36 @@ class InventoryHandler : public Handler {
 
   struct Worker {
     // Each (re)connection reads the database's epoch for the Redis namespace: a reconnect may
-    // find a database created anew.
+    // find a database created anew. A database without the epoch (migration 0007 not applied)
+    // runs without the Redis fast path rather than failing every message.
     Worker(const CommonSettings& s, const PgSession::Prepare& prepare, HostServices* host)
         : pg(s.pg_dsn,
-             [this, prepare](pqxx::connection& c) {
+             [this, prepare, host](pqxx::connection& c) {
+               redis.set_namespace({});
                if (prepare) prepare(c);
-               redis.set_namespace(read_store_epoch(c));
+               try {
+                 redis.set_namespace(read_store_epoch(c));
+                 epoch_read_at = std::chrono::steady_clock::now();
+               } catch (const pqxx::undefined_table&) {
+                 if (host != nullptr && redis.enabled()) {
+                   host->log(LogLevel::warn,
+                             "table store_epoch missing (run `sidecar migrate`): Redis fast path "
+                             "off until it exists");
+                 }
+               }
              }),
           redis(s.redis_url, s.dedupe_ttl, host) {}
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
     PgSession pg;
     RedisDedupe redis;
+    std::chrono::steady_clock::time_point epoch_read_at{};
+
+    // Redis answers for the database it was told about only while the epoch is fresh: a database
+    // dropped and created again under the same name shows itself only when this worker next uses
+    // its connection, so a worker that Redis kept busy with duplicates checks at least every
+    // kEpochRecheck. Clears the namespace (no Redis) when the check fails.
+    void check_epoch() noexcept;
   };
 
   // Called at the end of start() / the beginning of stop(), for the handler's own threads.
@@ -108,6 +132,7 @@ std::vector<Outcome> InventoryHandler::handle_keyed(std::span<const Message> bat
     }
     std::vector<std::string> keys;
     for (std::size_t i : valid) keys.push_back(msgs[i]->idempotent_key);
+    w->check_epoch();
     std::vector<bool> seen = w->redis.seen(keys);
     std::vector<std::size_t> todo;
     for (std::size_t j = 0; j < valid.size(); ++j) {
