@@ -1,6 +1,5 @@
 #include "reserve.hpp"
 
-#include <set>
 #include <stdexcept>
 
 #include "inventory/batch.hpp"
@@ -53,44 +52,6 @@ void prepare_reservation(pqxx::connection& conn) {
                "   || coalesce(',\"reason\":\"' || d.reason || '\"', '') || '}' FROM d RETURNING 1)"
                " SELECT coalesce((SELECT status FROM d), 'duplicate'), (SELECT reason FROM d),"
                "  (SELECT count(*) FROM p), (SELECT count(*) FROM take)");
-  // A batch whose every order fits, in one statement: the common case, and reserve_orders()'
-  // PL/pgSQL costs about a quarter more (measured with pgbench). Every line is checked against the
-  // stock less what the batch's earlier orders take of the same product (a running sum in batch
-  // order); when every line fits, deciding the orders one by one would reserve them all too. Any
-  // order that does not fit, any key or order the database knows already, or any unknown product
-  // makes it change nothing and answer false, and the batch goes to reserve_orders(). The products
-  // are locked first, in ascending id (`ok` reads `locked`, and every write reads `ok`).
-  conn.prepare(
-      "reserve_all_fitting",
-      "WITH l AS (SELECT u.m, u.p, u.c"
-      "  FROM unnest($5::int[], $6::bigint[], $7::int[]) AS u (m, p, c)),"
-      " locked AS (SELECT id, count FROM products WHERE id = ANY($6::bigint[])"
-      "  ORDER BY id FOR UPDATE),"
-      " ok AS (SELECT (SELECT count(DISTINCT p) FROM l) = (SELECT count(*) FROM locked)"
-      "  AND NOT EXISTS (SELECT 1 FROM (SELECT l.p, sum(l.c) OVER (PARTITION BY l.p"
-      "   ORDER BY l.m) AS need FROM l) AS run JOIN locked ON locked.id = run.p"
-      "   WHERE locked.count < run.need)"
-      "  AND NOT EXISTS (SELECT 1 FROM handled_keys WHERE idempotent_key = ANY($1::uuid[]))"
-      "  AND NOT EXISTS (SELECT 1 FROM order_decisions WHERE order_id = ANY($3::bigint[]))"
-      "  AND NOT EXISTS (SELECT 1 FROM reservations WHERE order_id = ANY($3::bigint[]))"
-      "  AS ok),"
-      " k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)"
-      "  SELECT u.k, u.t, u.o FROM unnest($1::uuid[], $2::text[], $3::bigint[])"
-      "  AS u (k, t, o), ok WHERE ok.ok RETURNING 1),"
-      " d AS (INSERT INTO order_decisions (order_id, status)"
-      "  SELECT u.o, 'CREATED' FROM unnest($3::bigint[]) AS u (o), ok WHERE ok.ok"
-      "  RETURNING 1),"
-      " need AS (SELECT p, sum(c)::int AS c FROM l GROUP BY p),"
-      " upd AS (UPDATE products SET count = products.count - need.c FROM need, ok"
-      "  WHERE ok.ok AND products.id = need.p RETURNING 1),"
-      " r AS (INSERT INTO reservations (order_id, product_id, count)"
-      "  SELECT ($3::bigint[])[l.m], l.p, l.c FROM l, ok WHERE ok.ok RETURNING 1),"
-      " o AS (INSERT INTO outbox (topic, key, payload)"
-      "  SELECT $8::text, u.o::text, '{\"idempotent_key\":\"' || u.ck"
-      "   || '\",\"order_id\":' || u.o || ',\"status\":\"CREATED\"}'"
-      "  FROM unnest($3::bigint[], $4::text[]) WITH ORDINALITY AS u (o, ck, i), ok"
-      "  WHERE ok.ok ORDER BY u.i RETURNING 1)"
-      " SELECT ok.ok, (SELECT count(*) FROM upd), (SELECT count(*) FROM need) FROM ok");
   // Only for the run with savepoints, whose messages each run on their own: locking per message
   // would let two sidecars' batches deadlock.
   conn.prepare("lock_batch_products",
@@ -145,59 +106,6 @@ std::vector<std::optional<Decision>> reserve_orders(
   return decided;
 }
 
-// A statement that fails outside a transaction block leaves nothing behind, so the batch can
-// still go to reserve_orders() after "reserve_all_fitting" met a key committed meanwhile.
-bool outside_a_block(pqxx::transaction_base& tx) {
-  return dynamic_cast<pqxx::dbtransaction*>(&tx) == nullptr;
-}
-
-// The whole batch by "reserve_all_fitting" when it can be: true when every order of `which` was
-// reserved, false when nothing changed and reserve_orders() must decide them. Only for batches
-// whose orders all carry their lines, with distinct keys and distinct orders.
-bool reserve_all_fitting(pqxx::transaction_base& tx, std::span<const Message> batch,
-                         const std::vector<std::optional<inventory::OrderCreated>>& msgs,
-                         const std::vector<std::size_t>& which, const std::string& emit_topic) {
-  std::set<std::string> keys_seen;
-  std::set<std::int64_t> orders_seen;
-  std::vector<std::string> keys, topics, created_keys;
-  std::vector<std::int64_t> orders, line_products;
-  std::vector<std::int32_t> line_msgs, line_counts;
-  for (std::size_t j = 0; j < which.size(); ++j) {
-    const auto& m = *msgs[which[j]];
-    if (!m.items || m.items->empty() || !keys_seen.insert(m.idempotent_key).second ||
-        !orders_seen.insert(m.order_id).second) {
-      return false;
-    }
-    keys.push_back(m.idempotent_key);
-    topics.push_back(batch[which[j]].topic);
-    orders.push_back(m.order_id);
-    created_keys.push_back(inventory::event_key(m.idempotent_key, "inventory.CREATED"));
-    for (const auto& line : *m.items) {
-      line_msgs.push_back(static_cast<std::int32_t>(j + 1));
-      line_products.push_back(line.product_id);
-      line_counts.push_back(line.count);
-    }
-  }
-  pqxx::row r;
-  try {
-    r = tx.exec_prepared1("reserve_all_fitting", inventory::text_array(keys),
-                          inventory::text_array(topics), inventory::int_array(orders),
-                          inventory::text_array(created_keys), inventory::int_array(line_msgs),
-                          inventory::int_array(line_products), inventory::int_array(line_counts),
-                          emit_topic);
-  } catch (const pqxx::unique_violation&) {
-    // A key or an order committed by another sidecar while this statement waited for the locks:
-    // nothing of this statement was written; reserve_orders() sorts it out.
-    return false;
-  }
-  if (!r[0].as<bool>()) return false;
-  if (r[1].as<std::int64_t>() != r[2].as<std::int64_t>()) {
-    // Cannot happen while the rows are locked; refuse rather than reserve part of an order.
-    throw std::runtime_error("product rows changed under lock");
-  }
-  return true;
-}
-
 // One order in one statement ("reserve_order"): its decision, or nothing for a duplicate.
 std::optional<Decision> reserve_order(pqxx::transaction_base& tx, const Message& msg,
                                       const inventory::OrderCreated& m,
@@ -248,14 +156,9 @@ void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
                    std::vector<Outcome>& out, std::vector<std::optional<Decision>>& decisions,
                    bool savepoints) {
   if (!savepoints) {
-    std::vector<std::optional<Decision>> decided;
-    if (todo.size() == 1) {
-      decided.push_back(reserve_order(tx, batch[todo[0]], *msgs[todo[0]], emit_topic));
-    } else if (outside_a_block(tx) && reserve_all_fitting(tx, batch, msgs, todo, emit_topic)) {
-      decided.assign(todo.size(), Decision{"CREATED", ""});
-    } else {
-      decided = reserve_orders(tx, batch, msgs, todo, emit_topic);
-    }
+    auto decided = todo.size() == 1
+                       ? std::vector{reserve_order(tx, batch[todo[0]], *msgs[todo[0]], emit_topic)}
+                       : reserve_orders(tx, batch, msgs, todo, emit_topic);
     for (std::size_t j = 0; j < todo.size(); ++j) {
       out[todo[j]] = decided[j] ? Outcome::ok() : Outcome::duplicate();
       decisions[todo[j]] = std::move(decided[j]);

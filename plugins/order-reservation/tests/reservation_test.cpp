@@ -316,7 +316,7 @@ TEST_F(ReservationTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
 
 // The whole batch is one statement, yet decided in batch order against the running stock: the
 // earlier of two orders that want the last unit gets it.
-TEST_F(ReservationTest, ABatchWhoseOrdersAllFitIsReservedWholeInOneStatement) {
+TEST_F(ReservationTest, ABatchWhoseOrdersAllFitIsReservedWhole) {
   // Product 4's stock is exactly what the batch asks of it, spread over two orders: the running
   // sum in batch order reaches it and does not pass it.
   load_products(dsn_, {{4, "cable", 2}});
