@@ -271,17 +271,7 @@ TEST_F(ReservationTest, BatchWithBadMessagesInTheMiddle) {
 // A message the database refuses costs only itself (its savepoint), and later messages of its
 // key wait for it rather than overtake it.
 TEST_F(ReservationTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
-  {
-    pqxx::connection c(dsn_);
-    pqxx::work tx(c);
-    tx.exec0(R"(CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
-      RETURN NEW; END $$)");
-    tx.exec0(
-        "CREATE TRIGGER refuse_666 BEFORE INSERT ON reservations FOR EACH ROW "
-        "EXECUTE FUNCTION refuse_666()");
-    tx.commit();
-  }
+  refuse_reservations_of_order_666(dsn_, "INSERT");
   auto h = make();
   ASSERT_TRUE(host_.start(*h, 1, 8));
   std::vector<Message> batch = {

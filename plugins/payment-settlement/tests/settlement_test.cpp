@@ -204,17 +204,7 @@ TEST_F(SettlementTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
   hold(665, {{1, 1}});
   hold(666, {{1, 1}});
   hold(667, {{2, 1}});
-  {
-    pqxx::connection c(dsn_);
-    pqxx::work tx(c);
-    tx.exec0(R"(CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
-      RETURN NEW; END $$)");
-    tx.exec0(
-        "CREATE TRIGGER refuse_666 BEFORE UPDATE ON reservations FOR EACH ROW "
-        "EXECUTE FUNCTION refuse_666()");
-    tx.commit();
-  }
+  refuse_reservations_of_order_666(dsn_, "UPDATE");
   auto h = make();
   ASSERT_TRUE(host_.start(*h, 1, 8));
   std::vector<Message> batch = {payment(665, "FAILED"), payment(666, "FAILED"),

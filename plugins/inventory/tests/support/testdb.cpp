@@ -129,6 +129,17 @@ std::int64_t count_of(const std::string& dsn, const std::string& sql) {
   return std::stoll(scalar(dsn, sql));
 }
 
+void refuse_reservations_of_order_666(const std::string& dsn, const std::string& event) {
+  pqxx::connection c(dsn);
+  pqxx::work tx(c);
+  tx.exec0(R"(CREATE FUNCTION refuse_666() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
+      RETURN NEW; END $$)");
+  tx.exec0("CREATE TRIGGER refuse_666 BEFORE " + event +
+           " ON reservations FOR EACH ROW EXECUTE FUNCTION refuse_666()");
+  tx.commit();
+}
+
 std::int64_t stock(const std::string& dsn, std::int64_t product_id) {
   return count_of(dsn, "SELECT count FROM products WHERE id = " + std::to_string(product_id));
 }

@@ -42,6 +42,9 @@ void load_demo_data(const std::string& dsn);
 // One value of a one-row, one-column query (as text; empty for NULL).
 std::string scalar(const std::string& dsn, const std::string& sql);
 std::int64_t count_of(const std::string& dsn, const std::string& sql);
+// A trigger that makes the database refuse `event` ("INSERT" or "UPDATE") of reservations of
+// order 666: a message that passes every check of ours and still fails in the database.
+void refuse_reservations_of_order_666(const std::string& dsn, const std::string& event);
 std::int64_t stock(const std::string& dsn, std::int64_t product_id);
 // The rows of a query, each row's fields joined with '|'.
 std::vector<std::string> rows(const std::string& dsn, const std::string& sql);
