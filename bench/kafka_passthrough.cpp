@@ -61,7 +61,9 @@ Properties tuning() {
       {"batch.num.messages", "10000"},
       {"queue.buffering.max.messages", "500000"},
       {"fetch.max.bytes", "52428800"},
-      {"queued.min.messages", "100000"},
+      // The sidecar's own default (see plugins/kafka/README.md); librdkafka's 100,000 stalls
+      // either contestant for a second each time its queue fills.
+      {"queued.min.messages", "1000000"},
   };
   if (const char* extra = std::getenv("KAFKA_BENCH_PROPS")) {
     std::string all = extra;
@@ -116,8 +118,11 @@ KafkaHandle make(rd_kafka_type_t type, ConfHandle conf) {
 class BareLoop {
  public:
   BareLoop(const std::string& brokers, const Properties& props, std::string in, std::string out,
-           const std::string& group)
-      : in_(std::move(in)), out_(std::move(out)), done_(kPartitions, -1) {
+           std::string warm_topic, const std::string& group)
+      : in_(std::move(in)),
+        out_(std::move(out)),
+        warm_topic_(std::move(warm_topic)),
+        done_(kPartitions, -1) {
     ConfHandle pc = conf_for(brokers, props, true);
     char errstr[512];
     rd_kafka_conf_set(pc.get(), "enable.idempotence", "true", errstr, sizeof errstr);
@@ -137,6 +142,7 @@ class BareLoop {
 
   // Moves `n` messages; returns false when `deadline` passes first.
   bool run(long n, steady_clock::time_point deadline) {
+    warm_up();
     std::unique_ptr<rd_kafka_topic_partition_list_t,
                     decltype(&rd_kafka_topic_partition_list_destroy)>
         sub(rd_kafka_topic_partition_list_new(1), &rd_kafka_topic_partition_list_destroy);
@@ -162,6 +168,22 @@ class BareLoop {
   }
 
  private:
+  // The idempotent producer's id and the topic's metadata first, as the sidecar has them before
+  // it is ready: otherwise the loop consumes ahead into the producer's queue while it waits and
+  // then sends that backlog in one burst, which times the broker's bulk intake, not the loop.
+  void warm_up() {
+    rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(warm_topic_.c_str()),
+                      RD_KAFKA_V_VALUE(const_cast<char*>("warm-up"), 7),
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(kWarmUpTag)), RD_KAFKA_V_END);
+    rd_kafka_flush(producer_.get(), 30'000);
+    std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
+        rd_kafka_topic_new(producer_.get(), out_.c_str(), nullptr), &rd_kafka_topic_destroy);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(producer_.get(), 0, rkt.get(), &md, 10'000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      rd_kafka_metadata_destroy(md);
+  }
+
   void copy(const rd_kafka_message_t& m) {
     // The opaque remembers where the message came from, for the commit after its delivery.
     auto tag =
@@ -186,12 +208,14 @@ class BareLoop {
       return;
     }
     auto tag = reinterpret_cast<std::uintptr_t>(m->_private);
+    if (tag == kWarmUpTag) return;
     auto partition = static_cast<std::size_t>(tag >> 48);
     auto offset = static_cast<std::int64_t>(tag & ((std::uintptr_t{1} << 48) - 1));
     // Same keys, same partitioner, same partition count: input partition p goes to output
     // partition p, whose deliveries are reported in order, so the last one is a commit point.
     if (partition < self->done_.size()) {
-      self->done_[partition] = std::max(self->done_[partition], offset);
+      auto& done = self->done_[partition];
+      if (offset > done) done = offset;
     }
     ++self->delivered_;
   }
@@ -211,6 +235,8 @@ class BareLoop {
 
   std::string in_;
   std::string out_;
+  std::string warm_topic_;
+  static constexpr std::uintptr_t kWarmUpTag = ~std::uintptr_t{0};
   KafkaHandle producer_;
   KafkaHandle consumer_;
   std::vector<std::int64_t> done_;
@@ -292,7 +318,7 @@ struct Bench {
   Result bare(const std::string& round) {
     const std::string out = "bench-bare-out-" + round;
     client->create_topic(out, kPartitions);
-    BareLoop loop(brokers, props, in, out, "bench-bare-" + round);
+    BareLoop loop(brokers, props, in, out, dlq, "bench-bare-" + round);
     double cpu0 = cpu_seconds(::getpid());
     std::thread t([&, d = deadline()] {
       if (!loop.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
@@ -432,12 +458,14 @@ int main(int argc, char** argv) try {
     fmt::print(
         "  round {} bare librdkafka loop           : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}\n", r,
         bare.rate, bare.cpu_us, bare.ok ? "" : "   INCOMPLETE");
+
     Result side = b.sidecar(fmt::format("{}-{}", run, r));
     fmt::print(
         "  round {} sidecar kafka>echo>kafka       : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg   RSS "
         "max "
         "{:.1f} MB{}\n",
         r, side.rate, side.cpu_us, side.rss_max_kb / 1024.0, side.ok ? "" : "   FAILED");
+
     ok = ok && bare.ok && side.ok;
     if (bare.rate > 0) round_ratios.push_back(side.rate / bare.rate);
     if (bare.rate > best_bare.rate) best_bare = bare;

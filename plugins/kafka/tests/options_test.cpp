@@ -96,5 +96,32 @@ TEST(KafkaOptions, AutoCommitCannotBeTurnedOn) {
   EXPECT_EQ(r.warnings.size(), 1u);
 }
 
+std::string conf_value(const ConfResult& r, const char* key) {
+  char value[64];
+  size_t size = sizeof value;
+  if (rd_kafka_conf_get(r.conf.get(), key, value, &size) != RD_KAFKA_CONF_OK) return "<unset>";
+  return value;
+}
+
+// The group consumer prefetches deeply unless told otherwise: librdkafka 2.0 re-checks a full
+// queue only about once a second, so the default 100,000 starved a sidecar that had pushed back.
+TEST(KafkaOptions, TheGroupConsumerPrefetchesDeeplyUnlessTold) {
+  KafkaSettings plain = parse_settings(with({{"brokers", std::string("b:1")}}));
+  ConfResult consumer = build_conf(plain, ClientRole::group_consumer);
+  ASSERT_TRUE(consumer.conf) << consumer.error;
+  EXPECT_EQ(conf_value(consumer, "queued.min.messages"), "1000000");
+  ConfResult listener = build_conf(plain, ClientRole::listener);
+  ASSERT_TRUE(listener.conf) << listener.error;
+  EXPECT_EQ(conf_value(listener, "queued.min.messages"), "100000");
+
+  KafkaSettings told = parse_settings(
+      with({{"brokers", std::string("b:1")},
+            {"librdkafka", std::map<std::string, std::string>{{"queued.min.messages", "5000"}}}}));
+  ConfResult mine = build_conf(told, ClientRole::group_consumer);
+  ASSERT_TRUE(mine.conf) << mine.error;
+  EXPECT_EQ(conf_value(mine, "queued.min.messages"), "5000");
+  EXPECT_TRUE(mine.warnings.empty());
+}
+
 }  // namespace
 }  // namespace sidecar::kafka
