@@ -5,9 +5,11 @@ namespace sidecar::kafka {
 void PartitionBook::assign(const std::vector<TopicPartition>& partitions) {
   std::lock_guard lock(mu_);
   for (const auto& tp : partitions) {
-    Partition fresh;
-    fresh.epoch = next_epoch_++;
-    parts_[tp] = std::move(fresh);
+    Partition& p = parts_[tp];
+    by_epoch_.erase(p.epoch);
+    p = Partition{};
+    p.epoch = next_epoch_++;
+    by_epoch_[p.epoch] = &p;
   }
 }
 
@@ -20,13 +22,19 @@ void PartitionBook::revoke(const std::vector<TopicPartition>& partitions) {
 
 void PartitionBook::drop(const std::vector<TopicPartition>& partitions) {
   std::lock_guard lock(mu_);
-  for (const auto& tp : partitions) parts_.erase(tp);
+  for (const auto& tp : partitions) {
+    auto it = parts_.find(tp);
+    if (it == parts_.end()) continue;
+    by_epoch_.erase(it->second.epoch);
+    parts_.erase(it);
+  }
   // Tags of dropped partitions stay until acked (finish() ignores them), so the map only holds
   // what the host still has in hand.
 }
 
 void PartitionBook::clear() {
   std::lock_guard lock(mu_);
+  by_epoch_.clear();
   parts_.clear();
 }
 
@@ -36,7 +44,7 @@ std::optional<std::uint64_t> PartitionBook::track(const TopicPartition& tp, std:
   if (it == parts_.end() || it->second.revoked) return std::nullopt;
   it->second.tracker.track(offset);
   std::uint64_t tag = next_tag_++;
-  tags_.emplace(tag, Tagged{tp, offset, it->second.epoch});
+  tags_.emplace(tag, Tagged{it->second.epoch, offset});
   return tag;
 }
 
@@ -45,11 +53,11 @@ bool PartitionBook::finish(std::uint64_t tag) {
     std::lock_guard lock(mu_);
     auto t = tags_.find(tag);
     if (t == tags_.end()) return false;
-    Tagged tagged = std::move(t->second);
+    Tagged tagged = t->second;
     tags_.erase(t);
-    auto p = parts_.find(tagged.tp);
-    if (p == parts_.end() || p->second.epoch != tagged.epoch) return false;
-    p->second.tracker.finish(tagged.offset);
+    auto p = by_epoch_.find(tagged.epoch);
+    if (p == by_epoch_.end()) return false;  // given up or assigned again since
+    p->second->tracker.finish(tagged.offset);
   }
   finished_.notify_all();
   return true;

@@ -63,16 +63,18 @@ class PartitionBook {
     std::uint64_t epoch = 0;
     bool revoked = false;
   };
+  // Which assignment of which partition a tag belongs to: the epoch names both, so a tag holds
+  // no topic name (finish() runs once per message).
   struct Tagged {
-    TopicPartition tp;
-    std::int64_t offset = 0;
     std::uint64_t epoch = 0;
+    std::int64_t offset = 0;
   };
   std::size_t in_flight_locked(const std::vector<TopicPartition>& partitions) const;
 
   std::mutex mu_;
   std::condition_variable finished_;
   std::map<TopicPartition, Partition> parts_;
+  std::unordered_map<std::uint64_t, Partition*> by_epoch_;  // into parts_'s nodes
   std::unordered_map<std::uint64_t, Tagged> tags_;
   std::uint64_t next_tag_ = 1;
   std::uint64_t next_epoch_ = 1;

