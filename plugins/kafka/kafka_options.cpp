@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <utility>
 
@@ -33,6 +37,43 @@ std::vector<std::pair<std::string, std::string>> forced_properties(ClientRole ro
     case ClientRole::producer: return {};
   }
   return {};
+}
+
+// Which clients a property is for, from librdkafka's own table (its C/P column: C consumers
+// only, P producers only, * both). One `librdkafka` map configures all of the transport's
+// clients; without this, each client would log a CONFWARN line at start for every property
+// meant for the other kind.
+const std::map<std::string, char>& property_scopes() {
+  static const std::map<std::string, char> scopes = [] {
+    std::map<std::string, char> out;
+    char* raw = nullptr;
+    size_t size = 0;
+    FILE* stream = open_memstream(&raw, &size);
+    if (stream == nullptr) return out;
+    rd_kafka_conf_properties_show(stream);
+    std::fclose(stream);
+    std::unique_ptr<char, decltype(&std::free)> text(raw, &std::free);
+    std::istringstream lines(std::string(text.get(), size));
+    std::string line;
+    while (std::getline(lines, line)) {
+      auto bar = line.find('|');
+      if (bar == std::string::npos || bar + 4 >= line.size()) continue;
+      std::string name = line.substr(0, line.find_last_not_of(' ', bar - 1) + 1);
+      char scope = line[bar + 3];  // "name | C | ..."
+      if (scope != 'C' && scope != 'P' && scope != '*') continue;
+      // A name listed twice (global and topic level) with different scopes is for both.
+      auto [it, fresh] = out.emplace(name, scope);
+      if (!fresh && it->second != scope) it->second = '*';
+    }
+    return out;
+  }();
+  return scopes;
+}
+
+bool meant_for_other_clients(const std::string& property, ClientRole role) {
+  auto it = property_scopes().find(property);
+  if (it == property_scopes().end()) return false;  // unknown: librdkafka says what is wrong
+  return role == ClientRole::producer ? it->second == 'C' : it->second == 'P';
 }
 
 }  // namespace
@@ -137,7 +178,8 @@ ConfResult build_conf(const KafkaSettings& settings, ClientRole role, const std:
       // within seconds rather than librdkafka's default five minutes.
       props.emplace_back("topic.metadata.refresh.interval.ms", "10000");
       // librdkafka 2.0 stops fetching once this many messages wait in the consumer's queue and
-      // looks again only about a second later, whatever was taken meanwhile. The host takes
+      // looks again only a second later, whatever was taken meanwhile (2.2 made that second
+      // fetch.queue.backoff.ms). The host takes
       // nothing while it pushes back, so the queue fills; with the default 100,000 it drains in
       // a fraction of that second and the sidecar idles for the rest (measured: bursts of 160,000
       // messages a second apart, 165,000 msgs/s; 600,000 with this). Memory stays bounded by
@@ -157,7 +199,9 @@ ConfResult build_conf(const KafkaSettings& settings, ClientRole role, const std:
                          std::to_string(std::max<std::int64_t>(max_bytes, 1'000'000)));
       break;
   }
-  for (const auto& [k, v] : settings.librdkafka) props.emplace_back(k, v);
+  for (const auto& [k, v] : settings.librdkafka) {
+    if (!meant_for_other_clients(k, role)) props.emplace_back(k, v);
+  }
   for (const auto& [k, v] : forced_properties(role)) {
     auto it = settings.librdkafka.find(k);
     if (it != settings.librdkafka.end() && it->second != v) {

@@ -123,5 +123,35 @@ TEST(KafkaOptions, TheGroupConsumerPrefetchesDeeplyUnlessTold) {
   EXPECT_TRUE(mine.warnings.empty());
 }
 
+// One `librdkafka` map serves every client: each takes only what librdkafka's table says is for
+// its kind (so neither logs a CONFWARN at start); what is for both, and names librdkafka does
+// not know, reach all of them.
+TEST(KafkaOptions, EachClientTakesThePropertiesMeantForItsKind) {
+  KafkaSettings s = parse_settings(
+      with({{"brokers", std::string("b:1")},
+            {"librdkafka", std::map<std::string, std::string>{{"queued.min.messages", "5000"},
+                                                              {"linger.ms", "7"},
+                                                              {"socket.timeout.ms", "12345"}}}}));
+  ConfResult producer = build_conf(s, ClientRole::producer);
+  ASSERT_TRUE(producer.conf) << producer.error;
+  EXPECT_EQ(conf_value(producer, "linger.ms"), "7");
+  EXPECT_EQ(conf_value(producer, "queued.min.messages"), "100000");  // librdkafka's default
+  EXPECT_EQ(conf_value(producer, "socket.timeout.ms"), "12345");
+  for (ClientRole role : {ClientRole::group_consumer, ClientRole::listener}) {
+    ConfResult consumer = build_conf(s, role);
+    ASSERT_TRUE(consumer.conf) << consumer.error;
+    EXPECT_EQ(conf_value(consumer, "queued.min.messages"), "5000");
+    EXPECT_EQ(conf_value(consumer, "linger.ms"), "5");  // librdkafka's default
+    EXPECT_EQ(conf_value(consumer, "socket.timeout.ms"), "12345");
+  }
+
+  KafkaSettings bad = parse_settings(
+      with({{"brokers", std::string("b:1")},
+            {"librdkafka", std::map<std::string, std::string>{{"no.such.property", "1"}}}}));
+  ConfResult refused = build_conf(bad, ClientRole::producer);
+  EXPECT_FALSE(refused.conf);
+  EXPECT_NE(refused.error.find("no.such.property"), std::string::npos) << refused.error;
+}
+
 }  // namespace
 }  // namespace sidecar::kafka
