@@ -32,6 +32,16 @@ inline Message message(std::string topic, std::string key, std::string payload) 
   return m;
 }
 
+// The kinds of a batch's outcomes, by name, so that a test states them in one line and a
+// failure prints them readably:
+//   EXPECT_EQ(testkit::kinds(out), (std::vector<std::string>{"handled", "duplicate"}));
+inline std::vector<std::string> kinds(const std::vector<Outcome>& outcomes) {
+  std::vector<std::string> out;
+  out.reserve(outcomes.size());
+  for (const auto& o : outcomes) out.emplace_back(to_string(o.kind));
+  return out;
+}
+
 class Host : public HostServices {
  public:
   struct LogLine {

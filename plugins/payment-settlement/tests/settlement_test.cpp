@@ -184,13 +184,8 @@ TEST_F(SettlementTest, BatchWithBadMessagesInTheMiddle) {
       payment(2, "COMPLETED"),   payment(3, "COMPLETED"),
   };
   auto out = host_.handle(*h, batch);
-  ASSERT_EQ(out.size(), batch.size());
-  EXPECT_EQ(out[0].kind, OutcomeKind::handled);
-  EXPECT_EQ(out[1].kind, OutcomeKind::rejected);
-  EXPECT_EQ(out[2].kind, OutcomeKind::handled);
-  EXPECT_EQ(out[3].kind, OutcomeKind::duplicate);
-  EXPECT_EQ(out[4].kind, OutcomeKind::duplicate);
-  EXPECT_EQ(out[5].kind, OutcomeKind::handled);
+  EXPECT_EQ(testkit::kinds(out), (std::vector<std::string>{"handled", "rejected", "handled",
+                                                           "duplicate", "duplicate", "handled"}));
   EXPECT_EQ(statuses(1), std::vector<std::string>{"1|t"});
   EXPECT_EQ(statuses(2), (std::vector<std::string>{"1|f", "2|f"}));
   EXPECT_EQ(stock(dsn_, 1), 10 - 2);  // order 1 confirmed, order 2 released
