@@ -16,7 +16,11 @@ Message to_message(const rd_kafka_message_t& m) {
   msg.id = message_id(msg.topic, m.partition, m.offset);
 
   rd_kafka_headers_t* hdrs = nullptr;  // owned by the message
-  if (rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != nullptr) {
+  const bool has_headers =
+      rd_kafka_message_headers(&m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR && hdrs != nullptr;
+  // Room for the record's own headers and the four kafka.* ones below, in one allocation.
+  msg.headers.reserve((has_headers ? rd_kafka_header_cnt(hdrs) : 0) + 4);
+  if (has_headers) {
     const char* name = nullptr;
     const void* value = nullptr;
     size_t size = 0;

@@ -166,9 +166,7 @@ void KafkaTransport::publish(Message msg, PublishCallback done) noexcept {
     return;
   }
   try {
-    p->produce(msg, [done = std::move(done)](const Status& s, std::int32_t, std::int64_t) {
-      if (done) done(s);
-    });
+    p->produce(msg, std::move(done));
   } catch (const std::exception& e) {
     log(LogLevel::error, fmt::format("publish to '{}': {}", msg.topic, e.what()));
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <variant>
 #include <vector>
 
 #include "kafka_message.hpp"
@@ -14,6 +15,16 @@ constexpr auto kReachabilityEvery = std::chrono::seconds(2);
 constexpr auto kMetadataTimeout = std::chrono::milliseconds(1000);
 // How long produce() keeps retrying a full local queue before it fails the message.
 constexpr auto kQueueFullPatience = std::chrono::seconds(5);
+
+// Calls whichever callback `done` holds.
+void answer(Producer::Answer& done, const Status& status, std::int32_t partition,
+            std::int64_t offset) {
+  if (auto* delivered = std::get_if<Producer::Delivered>(&done)) {
+    if (*delivered) (*delivered)(status, partition, offset);
+  } else if (auto* published = std::get_if<PublishCallback>(&done)) {
+    if (*published) (*published)(status);
+  }
+}
 
 }  // namespace
 
@@ -68,7 +79,7 @@ void Producer::on_error(rd_kafka_resp_err_t err) noexcept {
   if (err == RD_KAFKA_RESP_ERR__FATAL) fatal_ = true;
 }
 
-void Producer::produce(const Message& msg, Delivered done) noexcept {
+void Producer::produce(const Message& msg, Answer done) noexcept {
   std::optional<rd_kafka_resp_err_t> refused;
   std::uint64_t id = 0;
   try {
@@ -93,7 +104,7 @@ void Producer::produce(const Message& msg, Delivered done) noexcept {
                                 : produce_error(msg.topic, *refused));
   if (id == 0) {
     try {
-      if (done) done(st, -1, -1);
+      answer(done, st, -1, -1);
     } catch (...) {
     }
     return;
@@ -159,7 +170,7 @@ void Producer::dr_cb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaq
 
 void Producer::complete(std::uint64_t id, const Status& status, std::int32_t partition,
                         std::int64_t offset) noexcept {
-  Delivered done;
+  Answer done;
   {
     std::lock_guard lock(mu_);
     auto it = pending_.find(id);
@@ -167,9 +178,8 @@ void Producer::complete(std::uint64_t id, const Status& status, std::int32_t par
     done = std::move(it->second);
     pending_.erase(it);
   }
-  if (!done) return;
   try {
-    done(status, partition, offset);
+    answer(done, status, partition, offset);
   } catch (...) {
     log(LogLevel::error, "a delivery callback threw; ignored");
   }
@@ -181,15 +191,14 @@ std::size_t Producer::outstanding() noexcept {
 }
 
 void Producer::fail_all(const std::string& why) noexcept {
-  std::unordered_map<std::uint64_t, Delivered> left;
+  std::unordered_map<std::uint64_t, Answer> left;
   {
     std::lock_guard lock(mu_);
     left.swap(pending_);
   }
   for (auto& [id, done] : left) {
-    if (!done) continue;
     try {
-      done(Status::error(why), -1, -1);
+      answer(done, Status::error(why), -1, -1);
     } catch (...) {
     }
   }

@@ -11,10 +11,12 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 
 #include "client_log.hpp"
 #include "kafka_handles.hpp"
 #include "kafka_options.hpp"
+#include "sidecar/host_services.hpp"
 #include "sidecar/message.hpp"
 #include "sidecar/status.hpp"
 
@@ -24,6 +26,9 @@ class Producer final : public ClientLog {
  public:
   using Delivered =
       std::function<void(const Status& status, std::int32_t partition, std::int64_t offset)>;
+  // A publish needs only the status: taking its callback as it is saves wrapping it in a
+  // Delivered, which would allocate once per message.
+  using Answer = std::variant<Delivered, PublishCallback>;
 
   explicit Producer(HostServices* host);
   ~Producer() override;
@@ -32,7 +37,7 @@ class Producer final : public ClientLog {
   // an unreachable broker is retried in the background.
   Status open(const KafkaSettings& settings);
   // Any thread. `done` is called exactly once, possibly before produce() returns.
-  void produce(const Message& msg, Delivered done) noexcept;
+  void produce(const Message& msg, Answer done) noexcept;
   // Waits (bounded) for the outstanding deliveries, then fails those left and releases the
   // client. Idempotent.
   void close(std::chrono::milliseconds timeout) noexcept;
@@ -61,7 +66,7 @@ class Producer final : public ClientLog {
   // Shared by the calls that use rk_, exclusive for releasing it.
   std::shared_mutex use_mu_;
   std::mutex mu_;
-  std::unordered_map<std::uint64_t, Delivered> pending_;
+  std::unordered_map<std::uint64_t, Answer> pending_;
   std::uint64_t next_id_ = 1;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reachable_{false};
