@@ -311,6 +311,7 @@ struct Bench {
   Properties props;
   std::string in;
   std::string dlq;
+  std::string warm;  // the bare loop's warm-up records
   Client* client = nullptr;
 
   static steady_clock::time_point deadline() { return steady_clock::now() + seconds(600); }
@@ -318,7 +319,7 @@ struct Bench {
   Result bare(const std::string& round) {
     const std::string out = "bench-bare-out-" + round;
     client->create_topic(out, kPartitions);
-    BareLoop loop(brokers, props, in, out, dlq, "bench-bare-" + round);
+    BareLoop loop(brokers, props, in, out, warm, "bench-bare-" + round);
     double cpu0 = cpu_seconds(::getpid());
     std::thread t([&, d = deadline()] {
       if (!loop.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
@@ -423,6 +424,7 @@ int main(int argc, char** argv) try {
   const std::string run = suffix();
   b.in = "bench-in-" + run;
   b.dlq = "bench-dlq-" + run;
+  b.warm = "bench-warm-" + run;
 
   Client client(b.brokers, {{"linger.ms", "20"},
                             {"batch.num.messages", "10000"},
@@ -430,6 +432,7 @@ int main(int argc, char** argv) try {
   b.client = &client;
   client.create_topic(b.in, kPartitions);
   client.create_topic(b.dlq, 1);
+  client.create_topic(b.warm, 1);
   fmt::print("kafka_passthrough: {} messages of {} bytes, {} partitions, broker {}, {} rounds\n",
              b.n, payload(0).size(), kPartitions, b.brokers, rounds);
   std::string described;

@@ -56,3 +56,18 @@ TEST(OffsetTracker, AFinishedOffsetTrackedAgainHoldsTheCommitPointBack) {
   t.finish(6);
   EXPECT_EQ(t.commit_point(), 7);
 }
+
+TEST(OffsetTracker, OneStuckOffsetDoesNotKeepEveryLaterFinishedOne) {
+  OffsetTracker t;
+  t.track(0);  // stays in flight throughout
+  for (std::int64_t o = 1; o <= 100'000; ++o) {
+    t.track(o);
+    t.finish(o);
+  }
+  EXPECT_EQ(t.in_flight(), 1u);
+  EXPECT_LE(t.entries(), 2'000u);
+  EXPECT_FALSE(t.commit_point().has_value());  // 0 still holds the partition back
+  t.finish(0);
+  EXPECT_EQ(t.commit_point(), 100'001);
+  EXPECT_EQ(t.entries(), 0u);
+}

@@ -37,6 +37,11 @@ class OffsetTracker {
     --open_;
     // Only the unfinished stay at the front, so the commit point is always the first entry.
     while (!pending_.empty() && pending_.front().done) pending_.pop_front();
+    // Finished entries behind one that is not (a message retried for minutes) are dropped once
+    // they outnumber the open ones, so memory follows what is in flight, as a set's would.
+    if (pending_.size() > 2 * open_ + kCompactSlack) {
+      std::erase_if(pending_, [](const Entry& e) { return e.done; });
+    }
   }
 
   // The next offset to commit (Kafka's convention: the first not yet processed), or nothing
@@ -51,6 +56,8 @@ class OffsetTracker {
   void committed(std::int64_t point) { committed_ = point; }
   [[nodiscard]] std::size_t in_flight() const { return open_; }
   [[nodiscard]] std::int64_t last_committed() const { return committed_; }
+  // Entries kept, finished ones included (tests).
+  [[nodiscard]] std::size_t entries() const { return pending_.size(); }
 
  private:
   struct Entry {
@@ -65,6 +72,7 @@ class OffsetTracker {
                             [](const Entry& e, std::int64_t o) { return e.offset < o; });
   }
 
+  static constexpr std::size_t kCompactSlack = 1024;
   std::deque<Entry> pending_;  // ascending offsets; the first is never done
   std::size_t open_ = 0;       // entries not done
   std::int64_t high_ = -1;
