@@ -52,10 +52,7 @@ TEST_F(ProduceTest, PublishIsConfirmedAndReadableWithKeyAndHeaders) {
   ASSERT_NO_FATAL_FAILURE(broker_->create_topic(topic, 2));
   KafkaTransport t(options());
   ASSERT_TRUE(start(t));
-  Message m;
-  m.topic = topic;
-  m.key = "111";
-  m.payload = R"({"order_id":111,"status":"CREATED"})";
+  Message m = testkit::message(topic, "111", R"({"order_id":111,"status":"CREATED"})");
   m.headers = {{"source", "order"}, {"empty", ""}, {"bytes", std::string("\xff\x00\x01", 3)}};
   Status st = publish(t, m);
   ASSERT_TRUE(st) << st.message();
@@ -76,10 +73,7 @@ TEST_F(ProduceTest, TheConsumedRecordsKafkaHeadersAreWrittenOnlyOnDeadLetters) {
   KafkaTransport t(options());
   ASSERT_TRUE(start(t));
   // As a handler passes on what it consumed: the transport's kafka.* headers of the input.
-  Message m;
-  m.topic = topic;
-  m.key = "1";
-  m.payload = "passed on";
+  Message m = testkit::message(topic, "1", "passed on");
   m.headers = {{"trace", "t1"}, {"kafka.offset", "999"}, {"kafka.note", "of the input"}};
   ASSERT_TRUE(publish(t, m));
   Message dl = m;
@@ -132,10 +126,7 @@ TEST_F(ProduceTest, RequestWithoutReplyToReportsTheDelivery) {
   std::string topic = unique("req");
   ASSERT_NO_FATAL_FAILURE(broker_->create_topic(topic, 1));
   KafkaTransport client(options());  // client side: start() is never called
-  Message m;
-  m.topic = topic;
-  m.key = "5";
-  m.payload = "{}";
+  Message m = testkit::message(topic, "5", "{}");
   Reply r = client.request(m, 30s);
   EXPECT_EQ(r.status, "ok") << r.detail;
   EXPECT_EQ(r.detail, "delivered to " + topic + " [0] at offset 0");
@@ -161,10 +152,7 @@ TEST_F(ProduceTest, RequestWithReplyToGetsItsReply) {
   ASSERT_TRUE(server.start(ctx));
 
   KafkaTransport client(options());
-  Message m;
-  m.topic = requests;
-  m.key = "9";
-  m.payload = R"({"ids":[1,2]})";
+  Message m = testkit::message(requests, "9", R"({"ids":[1,2]})");
   m.set_header("reply_to", replies);
   m.set_header("correlation_id", "corr-42");
   Reply r = client.request(m, 60s);
