@@ -200,7 +200,9 @@ RunResult run_sidecar_mode(const std::string& dsn, const std::string& redis, int
   // Paced: 32 connections with one order each, so every latency is exact. At full speed: 8
   // connections with twice a batch per worker in flight in all (8 orders for batches of 1).
   const int clients = pace > 0 ? 32 : 8;
-  const int depth = pace > 0 ? 1 : std::max(1, workers * batch * 2 / clients);
+  const char* per_worker_env = std::getenv("RESERVATION_INFLIGHT");
+  const int per_worker = per_worker_env ? std::atoi(per_worker_env) : 2;
+  const int depth = pace > 0 ? 1 : std::max(1, workers * batch * per_worker / clients);
   auto r =
       drive("tcp://127.0.0.1:" + std::to_string(in_port), orders, clients, depth, pace, first_id);
   proc.terminate();

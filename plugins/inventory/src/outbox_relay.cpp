@@ -78,10 +78,10 @@ void OutboxRelay::stop() noexcept {
 pqxx::connection& OutboxRelay::connection() {
   if (conn_ && !conn_->is_open()) disconnect();
   if (!conn_) {
-    auto conn = std::make_unique<pqxx::connection>(config_.dsn);
+    auto conn = connect_for_lookups(config_.dsn);
     // A mark lost in a crash only sends its rows again, which at-least-once allows (same payload,
     // same key); not waiting for the WAL flush saves a disk wait per round.
-    pqxx::nontransaction(*conn).exec0("SET synchronous_commit = off");
+    conn->set_variable("synchronous_commit", "off");
     prepare(*conn);
     conn_ = std::move(conn);
     listener_ = std::make_unique<Listener>(*conn_, woken_);

@@ -7,9 +7,11 @@
 namespace sidecar::inventory {
 
 void prepare_settlement(pqxx::connection& conn) {
+  // Products by `id = ANY(array)`, not by a join alone: a plan made on a small table (it lasts
+  // as long as the connection) merge-joined the whole products index for every payment.
   conn.prepare("lock_held_products",
-               "SELECT id FROM products WHERE id IN (SELECT product_id FROM reservations"
-               " WHERE order_id = ANY($1::bigint[]) AND status IS NULL) ORDER BY id FOR UPDATE");
+               "SELECT id FROM products WHERE id = ANY(ARRAY(SELECT product_id FROM reservations"
+               " WHERE order_id = ANY($1::bigint[]) AND status IS NULL)) ORDER BY id FOR UPDATE");
   conn.prepare("settle_payments",
                "SELECT o_msg, o_key_new, o_settled, o_had_reservations FROM"
                " settle_payments($1::uuid[], $2::text[], $3::bigint[], $4::boolean[])");
@@ -24,7 +26,8 @@ void prepare_settlement(pqxx::connection& conn) {
                "WITH s AS (UPDATE reservations SET status = false"
                "  WHERE order_id = $1 AND status IS NULL RETURNING product_id, count),"
                " b AS (UPDATE products SET count = products.count + s.count FROM s"
-               "  WHERE products.id = s.product_id RETURNING products.id),"
+               "  WHERE products.id = ANY(ARRAY(SELECT product_id FROM s))"
+               "   AND products.id = s.product_id RETURNING products.id),"
                " d AS (UPDATE order_decisions SET settlement = 'EXPIRED', settled_at = now()"
                "  WHERE order_id = $1 AND settlement IS NULL AND EXISTS (SELECT 1 FROM s)"
                "  RETURNING order_id),"

@@ -19,14 +19,17 @@ void prepare_reservation(pqxx::connection& conn) {
   // (measured: ~280 vs ~100 µs), which is what a batch of 1 competes with. The lines' products
   // are locked first (`k` reads `v`, which reads `locked`), then the key and the order are
   // claimed; the decision reads the locked counts. Keep its rules in step with reserve_orders():
-  // the tests run both (single messages and batches).
+  // the tests run both (single messages and batches). Products are found by `id = ANY(array)`,
+  // not by a join: the plan is made once per connection, and made on a small table a join
+  // became a merge join walking the products index from its start, for every order (measured
+  // on 999 products: 334 index entries read per lookup instead of 1).
   conn.prepare("reserve_order",
                "WITH l AS (SELECT u.product_id, u.count"
                "  FROM unnest($7::bigint[], $8::int[]) AS u (product_id, count)"
                "  UNION ALL SELECT oi.product_id, oi.count FROM order_items oi"
                "  WHERE $4::boolean AND oi.order_id = $3::bigint),"
                " locked AS (SELECT p.id, p.count FROM products p"
-               "  WHERE p.id IN (SELECT product_id FROM l) ORDER BY p.id FOR UPDATE),"
+               "  WHERE p.id = ANY(ARRAY(SELECT product_id FROM l)) ORDER BY p.id FOR UPDATE),"
                " v AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM l) THEN 'no_items'"
                "  WHEN EXISTS (SELECT 1 FROM l WHERE l.product_id NOT IN (SELECT id FROM locked))"
                "   THEN 'unknown_product'"
@@ -42,7 +45,8 @@ void prepare_reservation(pqxx::connection& conn) {
                " take AS (SELECT l.product_id, l.count FROM l"
                "  WHERE EXISTS (SELECT 1 FROM d WHERE d.status = 'CREATED')),"
                " p AS (UPDATE products SET count = products.count - take.count FROM take"
-               "  WHERE products.id = take.product_id RETURNING products.id),"
+               "  WHERE products.id = ANY(ARRAY(SELECT product_id FROM take))"
+               "   AND products.id = take.product_id RETURNING products.id),"
                " r AS (INSERT INTO reservations (order_id, product_id, count)"
                "  SELECT $3::bigint, product_id, count FROM take RETURNING 1),"
                " o AS (INSERT INTO outbox (topic, key, payload)"
@@ -55,8 +59,8 @@ void prepare_reservation(pqxx::connection& conn) {
   // Only for the run with savepoints, whose messages each run on their own: locking per message
   // would let two sidecars' batches deadlock.
   conn.prepare("lock_batch_products",
-               "SELECT id FROM products WHERE id IN (SELECT unnest($1::bigint[])"
-               " UNION SELECT product_id FROM order_items WHERE order_id = ANY($2::bigint[]))"
+               "SELECT id FROM products WHERE id = ANY(ARRAY(SELECT unnest($1::bigint[])"
+               " UNION SELECT product_id FROM order_items WHERE order_id = ANY($2::bigint[])))"
                " ORDER BY id FOR UPDATE");
 }
 

@@ -291,5 +291,34 @@ TEST_F(SettlementTest, TwoSidecarsContradictingEachOther) {
   RecordProperty("retries", retries.load());
 }
 
+// As for reservations (EveryOrderReadsItsProductsByKey): the products a FAILED payment gives stock
+// back to are found by key, one payment at a time and in a batch, whatever the plan.
+TEST_F(SettlementTest, EveryPaymentReadsItsProductsByKey) {
+  load_many_products(dsn_, 1997);
+  constexpr int kSingles = 20, kBatch = 20;
+  for (int i = 0; i < kSingles + kBatch; ++i)
+    hold(7000 + i, {{100 + i, 1}, {1000 + i, 2}, {1900 + i, 1}});
+  {
+    pqxx::connection c(dsn_);
+    pqxx::nontransaction(c).exec0("ANALYZE reservations");
+  }
+  const IndexReads before = index_reads(dsn_, "products_pkey");
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, kBatch));
+  for (int i = 0; i < kSingles; ++i) {
+    auto o = one(*h, payment(7000 + i, "FAILED"));
+    ASSERT_EQ(o.kind, OutcomeKind::handled) << o.reason;
+  }
+  std::vector<Message> batch;
+  for (int i = kSingles; i < kSingles + kBatch; ++i) batch.push_back(payment(7000 + i, "FAILED"));
+  EXPECT_EQ(testkit::kinds(host_.handle(*h, batch)), std::vector<std::string>(kBatch, "handled"));
+  h->stop();
+  EXPECT_EQ(stock(dsn_, 100), 1000);
+  EXPECT_EQ(stock(dsn_, 1000 + kSingles + kBatch - 1), 1000);
+  IndexReads read = index_reads_since(dsn_, "products_pkey", before, kSingles + kBatch);
+  ASSERT_GE(read.scans, kSingles + kBatch);
+  EXPECT_LE(read.entries, 2 * read.scans) << read.scans << " scans";
+}
+
 }  // namespace
 }  // namespace sidecar::payment_settlement

@@ -12,6 +12,10 @@
 
 namespace sidecar::inventory {
 
+// A connection whose cached plans look rows up by key (see pg.cpp): every connection of the
+// inventory plugins, workers and background threads alike, is made with it.
+std::unique_ptr<pqxx::connection> connect_for_lookups(const std::string& dsn);
+
 class PgSession {
  public:
   using Prepare = std::function<void(pqxx::connection&)>;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "inventory/migrations.hpp"
 
@@ -127,6 +129,37 @@ std::string scalar(const std::string& dsn, const std::string& sql) {
 
 std::int64_t count_of(const std::string& dsn, const std::string& sql) {
   return std::stoll(scalar(dsn, sql));
+}
+
+IndexReads index_reads(const std::string& dsn, const std::string& index) {
+  pqxx::connection c(dsn);
+  pqxx::nontransaction tx(c);
+  pqxx::row r = tx.exec_params1(
+      "SELECT idx_scan, idx_tup_read FROM pg_stat_user_indexes WHERE indexrelname = $1", index);
+  return {r[0].as<std::int64_t>(), r[1].as<std::int64_t>()};
+}
+
+IndexReads index_reads_since(const std::string& dsn, const std::string& index,
+                             const IndexReads& before, std::int64_t min_scans) {
+  IndexReads last{-1, -1};
+  for (int i = 0; i < 100; ++i) {
+    IndexReads now = index_reads(dsn, index);
+    IndexReads d{now.scans - before.scans, now.entries - before.entries};
+    if (d.scans >= min_scans && d.scans == last.scans && d.entries == last.entries) return d;
+    last = d;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return last;
+}
+
+void load_many_products(const std::string& dsn, int count) {
+  pqxx::connection c(dsn);
+  pqxx::nontransaction tx(c);
+  tx.exec_params0(
+      "INSERT INTO products (id, name, count)"
+      " SELECT g, 'product ' || g, 1000 FROM generate_series(4, 3 + $1::int) g",
+      count);
+  tx.exec0("ANALYZE products, reservations");
 }
 
 void refuse_reservations_of_order_666(const std::string& dsn, const std::string& event) {

@@ -51,6 +51,20 @@ std::vector<std::string> rows(const std::string& dsn, const std::string& sql);
 
 std::string random_uuid();
 
+// Scans of one index and the entries they read, as PostgreSQL counts them (pg_stat_user_indexes).
+struct IndexReads {
+  std::int64_t scans = 0;
+  std::int64_t entries = 0;
+};
+IndexReads index_reads(const std::string& dsn, const std::string& index);
+// What was read since `before`. A backend reports its counts when it ends at the latest, so call
+// it after stopping the handler: it waits until at least `min_scans` are counted and hold still.
+IndexReads index_reads_since(const std::string& dsn, const std::string& index,
+                             const IndexReads& before, std::int64_t min_scans);
+// `count` more products (ids from 4 on, ample stock) and fresh statistics: a table large enough
+// for the planner to weigh a join's strategies, as it does in production.
+void load_many_products(const std::string& dsn, int count);
+
 // Payload builders.
 std::string order_json(const std::string& key, std::int64_t order_id,
                        const std::vector<std::pair<std::int64_t, std::int32_t>>& items);
