@@ -10,6 +10,8 @@ namespace sidecar::inventory {
 namespace {
 
 constexpr std::chrono::milliseconds kMinBackoff{100};
+// Any constant shared by every sidecar build: it names "the outbox publisher" lock of a database.
+constexpr std::int64_t kRelayLock = 0x51DECA4'0002;
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
 
 // Shared with the publish callbacks, which may outlive a round that timed out.
@@ -23,8 +25,11 @@ struct Confirmations {
 void prepare(pqxx::connection& c) {
   c.prepare("outbox_claim",
             "SELECT id, topic, key, payload, headers::text FROM outbox WHERE sent_at IS NULL "
-            "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED");
-  c.prepare("outbox_mark_sent", "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])");
+            "ORDER BY id LIMIT $1");
+  c.prepare("outbox_mark_sent",
+            "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[]) AND sent_at IS NULL");
+  c.prepare("relay_lead", "SELECT pg_try_advisory_lock($1)");
+  c.prepare("relay_step_down", "SELECT pg_advisory_unlock($1)");
   c.prepare("outbox_backlog", "SELECT count(*) FROM outbox WHERE sent_at IS NULL");
   c.prepare("outbox_cleanup",
             "DELETE FROM outbox WHERE sent_at < now() - $1::bigint * interval '1 second'");
@@ -90,6 +95,7 @@ pqxx::connection& OutboxRelay::connection() {
 }
 
 void OutboxRelay::disconnect() noexcept {
+  leading_ = false;  // a session's advisory lock ends with it
   listener_.reset();
   if (!conn_) return;
   try {
@@ -100,16 +106,31 @@ void OutboxRelay::disconnect() noexcept {
   conn_.reset();
 }
 
-OutboxRelay::Round OutboxRelay::relay_once() {
-  pqxx::connection& conn = connection();
-  pqxx::work tx(conn);
-  pqxx::result rows = tx.exec_prepared("outbox_claim", static_cast<std::int64_t>(config_.batch));
-  Round round;
-  round.claimed = rows.size();
-  if (rows.empty()) {
-    tx.commit();
-    return round;
+bool OutboxRelay::lead() {
+  if (!leading_) {
+    leading_ =
+        pqxx::nontransaction(connection()).exec_prepared1("relay_lead", kRelayLock)[0].as<bool>();
   }
+  return leading_;
+}
+
+void OutboxRelay::step_down() {
+  if (!leading_) return;
+  pqxx::nontransaction(connection()).exec_prepared1("relay_step_down", kRelayLock);
+  leading_ = false;
+}
+
+OutboxRelay::Round OutboxRelay::relay_once() {
+  Round round;
+  if (!lead()) return round;
+  pqxx::connection& conn = connection();
+  // Each statement its own transaction: none stays open while the transport confirms, which
+  // would hold back the cleanup of every table's old row versions (the products' above all)
+  // for as long as the round lasts.
+  pqxx::result rows = pqxx::nontransaction(conn).exec_prepared(
+      "outbox_claim", static_cast<std::int64_t>(config_.batch));
+  round.claimed = rows.size();
+  if (rows.empty()) return round;
 
   auto conf = std::make_shared<Confirmations>();
   conf->pending = rows.size();
@@ -136,9 +157,10 @@ OutboxRelay::Round OutboxRelay::relay_once() {
       if (conf->ok[i] != 0) sent.push_back(rows[i][0].as<std::int64_t>());
     }
   }
-  if (!sent.empty()) tx.exec_prepared("outbox_mark_sent", int_array(sent));
-  tx.commit();
+  if (!sent.empty()) pqxx::nontransaction(conn).exec_prepared("outbox_mark_sent", int_array(sent));
   round.confirmed = sent.size();
+  // A relay whose transport refuses lets another sidecar's relay publish meanwhile.
+  if (round.confirmed < round.claimed) step_down();
   return round;
 }
 

@@ -114,6 +114,64 @@ TEST_F(Relay, TwoRelaysSendEachRowOnceWhenAllConfirm) {
   EXPECT_EQ(a.published.size() + b.published.size(), 300u);
 }
 
+TEST_F(Relay, OneRelayPublishesAtATimeAndAnotherTakesOverWhenItEnds) {
+  for (int i = 1; i <= 3; ++i) add_event(i);
+  testkit::Host a, b;
+  OutboxRelay rb(RelayConfig{dsn_}, &b);
+  {
+    OutboxRelay ra(RelayConfig{dsn_}, &a);
+    EXPECT_EQ(ra.relay_once().confirmed, 3u);
+    EXPECT_TRUE(ra.leading());
+    add_event(4);
+    add_event(5);
+    EXPECT_EQ(rb.relay_once().claimed, 0u);
+    EXPECT_FALSE(rb.leading());
+  }
+  auto round = rb.relay_once();
+  EXPECT_EQ(round.confirmed, 2u);
+  EXPECT_EQ(a.published.size(), 3u);
+  ASSERT_EQ(b.published.size(), 2u);
+  EXPECT_EQ(b.published[0].key, "4");
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM outbox WHERE sent_at IS NULL"), 0);
+}
+
+TEST_F(Relay, ARelayWhoseTransportRefusesLetsAnotherPublish) {
+  add_event(1);
+  add_event(2);
+  testkit::Host down, up;
+  down.fail_publishes = true;
+  OutboxRelay ra(RelayConfig{dsn_}, &down), rb(RelayConfig{dsn_}, &up);
+  EXPECT_EQ(ra.relay_once().confirmed, 0u);
+  EXPECT_FALSE(ra.leading());
+  EXPECT_EQ(rb.relay_once().confirmed, 2u);
+  EXPECT_EQ(up.published.size(), 2u);
+}
+
+// While the transport confirms, the relay holds no transaction open: an open one would keep every
+// table's old row versions (each update of a product leaves one) from being cleaned up meanwhile.
+TEST_F(Relay, NoTransactionStaysOpenWhileTheTransportConfirms) {
+  struct WatchingHost : testkit::Host {
+    std::string dsn;
+    std::int64_t open = 0;
+    void publish(Message msg, PublishCallback done) noexcept override {
+      try {
+        open += count_of(dsn,
+                         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                         " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL");
+      } catch (...) {
+        open += 1000;
+      }
+      testkit::Host::publish(std::move(msg), std::move(done));
+    }
+  };
+  for (int i = 1; i <= 3; ++i) add_event(i);
+  WatchingHost host;
+  host.dsn = dsn_;
+  OutboxRelay relay(RelayConfig{dsn_}, &host);
+  EXPECT_EQ(relay.relay_once().confirmed, 3u);
+  EXPECT_EQ(host.open, 0);
+}
+
 TEST_F(Relay, ReportsBacklogAndRetriesWhileTheTransportRefuses) {
   for (int i = 1; i <= 3; ++i) add_event(i);
   testkit::Host host;

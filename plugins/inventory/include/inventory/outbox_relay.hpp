@@ -1,8 +1,10 @@
 #pragma once
 // Publishes the outbox through the host's routed transport and marks a row sent only when the
-// transport confirms it. Rows are claimed with FOR UPDATE SKIP LOCKED, so relays of several
-// sidecars share the work without sending a row twice at once; an unconfirmed row stays unsent and
-// is sent again later (at least once, with the same payload and so the same idempotent_key).
+// transport confirms it; an unconfirmed row stays unsent and is sent again later (at least once,
+// with the same payload and so the same idempotent_key). Of the relays of several sidecars on one
+// database, one publishes at a time: the one holding a session advisory lock, which it gives up
+// when its transport refuses and which ends with its connection. The others stand by. That needs
+// no row locks, so no transaction stays open while the transport confirms.
 // Wakes on NOTIFY sidecar_outbox, and polls as a fallback for a missed notification.
 #include <atomic>
 #include <chrono>
@@ -46,9 +48,11 @@ class OutboxRelay {
     std::size_t claimed = 0;
     std::size_t confirmed = 0;
   };
-  // One claim, publish, mark round on the relay's connection; throws on database faults. For the
-  // thread and for tests that drive the relay by hand (without start()).
+  // One claim, publish, mark round on the relay's connection (nothing claimed while another relay
+  // leads); throws on database faults. For the thread and for tests that drive the relay by hand
+  // (without start()).
   Round relay_once();
+  [[nodiscard]] bool leading() const noexcept { return leading_; }
 
  private:
   class Listener;
@@ -58,12 +62,15 @@ class OutboxRelay {
   void wait_for_work(std::chrono::milliseconds at_most);
   void report_backlog();
   void sleep_for(std::chrono::milliseconds d);
+  bool lead();
+  void step_down();
 
   RelayConfig config_;
   HostServices* host_;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<Listener> listener_;  // destroyed before conn_
   std::atomic<bool> woken_{false};
+  bool leading_ = false;  // holds the publisher lock (relay thread only)
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;
