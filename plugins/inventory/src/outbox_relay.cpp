@@ -87,16 +87,20 @@ pqxx::connection& OutboxRelay::connection() {
     // A mark lost in a crash only sends its rows again, which at-least-once allows (same payload,
     // same key); not waiting for the WAL flush saves a disk wait per round.
     conn->set_variable("synchronous_commit", "off");
+    // The publisher lock lasts as long as this session: if this sidecar's host or network goes
+    // away, the server must notice within seconds and end it, not after hours of TCP silence.
+    conn->set_variable("tcp_keepalives_idle", "10");
+    conn->set_variable("tcp_keepalives_interval", "5");
+    conn->set_variable("tcp_keepalives_count", "3");
+    conn->set_variable("tcp_user_timeout", "30000");
     prepare(*conn);
     conn_ = std::move(conn);
-    listener_ = std::make_unique<Listener>(*conn_, woken_);
   }
   return *conn_;
 }
 
 void OutboxRelay::disconnect() noexcept {
-  leading_ = false;  // a session's advisory lock ends with it
-  listener_.reset();
+  drop_lead();  // a session's advisory lock ends with it
   if (!conn_) return;
   try {
     conn_->disconnect();
@@ -107,17 +111,31 @@ void OutboxRelay::disconnect() noexcept {
 }
 
 bool OutboxRelay::lead() {
+  pqxx::connection& conn = connection();
+  // A session libpqxx opened again by itself no longer holds the lock.
+  if (leading_ && conn.backendpid() != leader_pid_) drop_lead();
   if (!leading_) {
-    leading_ =
-        pqxx::nontransaction(connection()).exec_prepared1("relay_lead", kRelayLock)[0].as<bool>();
+    if (!pqxx::nontransaction(conn).exec_prepared1("relay_lead", kRelayLock)[0].as<bool>()) {
+      return false;
+    }
+    leading_ = true;
+    leader_pid_ = conn.backendpid();
+    // Only the publisher listens: a standby would have to read every commit's notification.
+    // Listening before the first read means no commit after it goes unnoticed.
+    listener_ = std::make_unique<Listener>(conn, woken_);
   }
-  return leading_;
+  return true;
+}
+
+void OutboxRelay::drop_lead() noexcept {
+  leading_ = false;
+  listener_.reset();
 }
 
 void OutboxRelay::step_down() {
   if (!leading_) return;
+  drop_lead();
   pqxx::nontransaction(connection()).exec_prepared1("relay_step_down", kRelayLock);
-  leading_ = false;
 }
 
 OutboxRelay::Round OutboxRelay::relay_once() {
@@ -175,6 +193,8 @@ void OutboxRelay::report_backlog() {
   if (now >= next_cleanup_) {
     next_cleanup_ = now + std::chrono::minutes(1);
     pqxx::work clean(connection());
+    // No index serves sent_at, and this runs once a minute: the one statement allowed to scan.
+    clean.exec0("SET LOCAL enable_seqscan = on");
     clean.exec_prepared("outbox_cleanup",
                         static_cast<std::int64_t>(config_.sent_retention.count()));
     clean.commit();

@@ -1,6 +1,7 @@
 #pragma once
 // The reservation of a batch of orders: one call of the database function reserve_orders()
-// (migrations/0005_reserve_orders.sql) for the whole batch, or one per message under savepoints.
+// (migrations/0005_reserve_orders.sql, as 0008 replaced it) for the whole batch, or one per message
+// under savepoints.
 #include <optional>
 #include <pqxx/pqxx>
 #include <span>

@@ -548,6 +548,7 @@ TEST_F(ReservationTest, EveryOrderReadsItsProductsByKey) {
   ASSERT_GE(read.scans, kSingles + kBatch);
   // Entered at a key, a scan reads the one entry there (and rarely a dead one beside it); the
   // merge join read up to the whole index in one scan (before: 1,927 entries in 351 scans).
+  // PostgreSQL 15 counts each key of an `= ANY(array)` as a scan of its own.
   EXPECT_LE(read.entries, 2 * read.scans) << read.scans << " scans";
 }
 

@@ -3,8 +3,11 @@
 // transport confirms it; an unconfirmed row stays unsent and is sent again later (at least once,
 // with the same payload and so the same idempotent_key). Of the relays of several sidecars on one
 // database, one publishes at a time: the one holding a session advisory lock, which it gives up
-// when its transport refuses and which ends with its connection. The others stand by. That needs
-// no row locks, so no transaction stays open while the transport confirms.
+// when its transport refuses and which ends with its connection (the server ends a connection
+// whose peer went silent within ~30 s). The others stand by and look again every poll interval.
+// That needs no row locks, so no transaction stays open while the transport confirms. It needs a
+// session of its own: through a transaction-pooling proxy the lock would stay on a pooled
+// connection.
 // Wakes on NOTIFY sidecar_outbox, and polls as a fallback for a missed notification.
 #include <atomic>
 #include <chrono>
@@ -24,8 +27,8 @@ namespace sidecar::inventory {
 struct RelayConfig {
   std::string dsn;
   std::chrono::milliseconds poll_interval{1000};
-  // After a wake-up, how long to let more commits land before claiming: one round (four
-  // statements and a commit) then carries several events instead of one per order.
+  // After a wake-up, how long to let more commits land before reading: one round (a read, the
+  // publishes and a mark) then carries several events instead of one per order.
   std::chrono::milliseconds gather{5};
   std::size_t batch = 100;
   std::chrono::milliseconds confirm_timeout{10'000};
@@ -52,7 +55,7 @@ class OutboxRelay {
   // leads); throws on database faults. For the thread and for tests that drive the relay by hand
   // (without start()).
   Round relay_once();
-  [[nodiscard]] bool leading() const noexcept { return leading_; }
+  [[nodiscard]] bool leading() const noexcept { return leading_.load(); }
 
  private:
   class Listener;
@@ -63,14 +66,16 @@ class OutboxRelay {
   void report_backlog();
   void sleep_for(std::chrono::milliseconds d);
   bool lead();
+  void drop_lead() noexcept;
   void step_down();
 
   RelayConfig config_;
   HostServices* host_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<Listener> listener_;  // destroyed before conn_
+  std::unique_ptr<Listener> listener_;  // while leading; destroyed before conn_
   std::atomic<bool> woken_{false};
-  bool leading_ = false;  // holds the publisher lock (relay thread only)
+  std::atomic<bool> leading_{false};  // holds the publisher lock; written by the relay's thread
+  int leader_pid_ = 0;                // the server process of the session that holds it
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::condition_variable cv_;

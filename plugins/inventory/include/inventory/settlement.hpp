@@ -30,7 +30,7 @@ struct Payment {
   bool completed = false;
 };
 
-// One statement for the whole batch (settle_payments(), migrations/0006_settle_payments.sql): per
+// One statement for the whole batch (settle_payments(), migrations/0006, as 0008 replaced it): per
 // payment, in order, records the key and settles the order's held rows: confirmed, or released
 // with their counts returned to stock. Rows already settled are left alone (the first decision
 // wins). The products of the FAILED payments are locked first, in ascending id.
