@@ -5,7 +5,8 @@
 # Knobs: ZMQ_BENCH_MESSAGES, KAFKA_BENCH_MESSAGES (and the KAFKA_BENCH_* of kafka_passthrough.cpp),
 # RESERVATION_ORDERS, RESERVATION_WORKERS, RESERVATION_KAFKA=0 (no Kafka mode),
 # RESERVATION_PHASES=b1,b64,paced,pgbench,kafka (a subset, e.g. to profile one),
-# RESERVATION_INFLIGHT (orders in flight per worker and batch, default 2), BENCH_RELAY=false.
+# RESERVATION_INFLIGHT (orders in flight per worker and batch, default 2), BENCH_RELAY=false,
+# RESERVATION_ROUNDS (sidecar/pgbench pairs, default 3; the median ratio counts).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-build}" && pwd)
