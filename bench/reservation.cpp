@@ -400,50 +400,50 @@ int main(int argc, char** argv) {
   // (batches of 1 at 0.64-0.85 from run to run, one pair each).
   const char* rounds_env = std::getenv("RESERVATION_ROUNDS");
   const int rounds = std::max(1, rounds_env != nullptr ? std::atoi(rounds_env) : 3);
-  RunResult b1, b64;
-  std::vector<double> rates1, rates64, ratios1, ratios64;
+  // One size's series: the sidecar's rates and its ratios to pgbench, a pair per round.
+  struct Series {
+    int batch;
+    const char* script;
+    long first_id;
+    RunResult last;
+    std::vector<double> rates, ratios;
+  };
+  Series s1{1, "reserve_one.sql", 1'000'000, {}, {}, {}};
+  Series s64{64, "reserve_64.sql", 2'000'000, {}, {}, {}};
+  auto one_round = [&](Series& s, int round) {
+    s.last = run_sidecar_mode(dsn, redis, workers, s.batch, orders, 0, s.first_id);
+    print_run(fmt::format("round {} sidecar, batches of {:<3}", round, s.batch), s.last);
+    s.rates.push_back(s.last.rate);
+    if (!wants("pgbench")) return;
+    double pg =
+        baseline(s.script, s.batch,
+                 fmt::format("round {} pgbench, {:>2} order(s)/stmt", round, s.batch).c_str());
+    s.ratios.push_back(pg > 0 ? s.last.rate / pg : 0);
+  };
   for (int round = 1; round <= rounds; ++round) {
-    if (wants("b1")) {
-      b1 = run_sidecar_mode(dsn, redis, workers, 1, orders, 0, 1'000'000);
-      print_run(fmt::format("round {} sidecar, batches of 1  ", round), b1);
-      rates1.push_back(b1.rate);
-      if (wants("pgbench")) {
-        double pg = baseline("reserve_one.sql", 1,
-                             fmt::format("round {} pgbench, 1 order/stmt  ", round).c_str());
-        ratios1.push_back(pg > 0 ? b1.rate / pg : 0);
-      }
-    }
-    if (wants("b64")) {
-      b64 = run_sidecar_mode(dsn, redis, workers, 64, orders, 0, 2'000'000);
-      print_run(fmt::format("round {} sidecar, batches of 64 ", round), b64);
-      rates64.push_back(b64.rate);
-      if (wants("pgbench")) {
-        double pg = baseline("reserve_64.sql", 64,
-                             fmt::format("round {} pgbench, 64 orders/stmt", round).c_str());
-        ratios64.push_back(pg > 0 ? b64.rate / pg : 0);
-      }
-    }
+    if (wants("b1")) one_round(s1, round);
+    if (wants("b64")) one_round(s64, round);
   }
   if (wants("paced")) {
     auto paced = run_sidecar_mode(dsn, redis, workers, 1, 5000, 500, 3'000'000);
     print_run("sidecar at 500 orders/s", paced);
     fmt::print("  (goal at 500 orders/s: p99 <= 10 ms)\n");
   }
-  if (!ratios1.empty()) {
+  if (!s1.ratios.empty()) {
     fmt::print(
         "  ratio batches of 1  / pgbench 1 order,   median of rounds: {:.2f} (goal >= 0.9)\n",
-        median(ratios1));
+        median(s1.ratios));
   }
-  if (!ratios64.empty()) {
+  if (!s64.ratios.empty()) {
     fmt::print(
         "  ratio batches of 64 / pgbench 64 orders, median of rounds: {:.2f} (goal >= 0.8)\n",
-        median(ratios64));
+        median(s64.ratios));
   }
   const char* brokers = std::getenv("KAFKA_BROKERS");
   if (wants("kafka") && brokers != nullptr && *brokers != 0) {
     auto k1 = run_kafka_mode(dsn, redis, brokers, workers, 1, orders, 4'000'000);
     // Against the median of the ZeroMQ rounds.
-    const double z1 = median(rates1), z64 = median(rates64);
+    const double z1 = median(s1.rates), z64 = median(s64.rates);
     fmt::print("  over Kafka, batches of 1 : {:>8.0f} orders/s  ratio to ZeroMQ {:.2f}\n", k1.rate,
                z1 > 0 ? k1.rate / z1 : 0);
     auto k64 = run_kafka_mode(dsn, redis, brokers, workers, 64, orders, 5'000'000);
@@ -452,5 +452,5 @@ int main(int argc, char** argv) {
         k64.rate, z64 > 0 ? k64.rate / z64 : 0);
   }
   reset(dsn);
-  return (wants("b1") && b1.ok == 0) || (wants("b64") && b64.ok == 0) ? 1 : 0;
+  return (wants("b1") && s1.last.ok == 0) || (wants("b64") && s64.last.ok == 0) ? 1 : 0;
 }
