@@ -10,9 +10,9 @@ namespace sidecar::inventory {
 namespace {
 
 constexpr std::chrono::milliseconds kMinBackoff{100};
+constexpr std::chrono::milliseconds kMaxBackoff{5000};
 // Any constant shared by every sidecar build: it names "the outbox publisher" lock of a database.
 constexpr std::int64_t kRelayLock = 0x51DECA4'0002;
-constexpr std::chrono::milliseconds kMaxBackoff{5000};
 
 // Shared with the publish callbacks, which may outlive a round that timed out.
 struct Confirmations {
@@ -190,7 +190,8 @@ void OutboxRelay::report_backlog() {
   auto n = tx.exec_prepared1("outbox_backlog")[0].as<std::int64_t>();
   tx.commit();
   host_->gauge_set("sidecar_outbox_backlog", {}, static_cast<double>(n));
-  if (now >= next_cleanup_) {
+  // One relay per database is enough to delete the old sent rows: the publisher.
+  if (leading_ && now >= next_cleanup_) {
     next_cleanup_ = now + std::chrono::minutes(1);
     pqxx::work clean(connection());
     // No index serves sent_at, and this runs once a minute: the one statement allowed to scan.
