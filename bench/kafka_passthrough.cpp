@@ -12,7 +12,9 @@
 // rounds' ratios counts.
 // Tuning without rebuilding: KAFKA_BENCH_WORKERS, KAFKA_BENCH_BATCH, KAFKA_BENCH_QUEUE and
 // KAFKA_BENCH_PROPS ("key=value,key=value": librdkafka properties for both contestants);
-// KAFKA_BENCH_SIDECAR_PRELOAD sets LD_PRELOAD for the sidecar only (e.g. another allocator).
+// KAFKA_BENCH_SIDECAR_PRELOAD sets LD_PRELOAD for the sidecar only (e.g. another allocator);
+// KAFKA_BENCH_COMPARE=BUILD_DIR runs that build's sidecar too in every round, after this one's
+// (an A/B of a change under the same load).
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
@@ -248,23 +250,6 @@ struct Span {
   bool complete = false;
 };
 
-// From the first message in `topic` to the `n`th, by its high watermarks; `tick` runs between
-// looks (the sidecar's memory sampling).
-template <class Tick>
-Span watch_output(Client& client, const std::string& topic, long n,
-                  steady_clock::time_point deadline, Tick tick) {
-  std::optional<steady_clock::time_point> first;
-  while (steady_clock::now() < deadline) {
-    auto total = client.total(topic, kPartitions);
-    auto now = steady_clock::now();
-    if (total > 0 && !first) first = now;
-    if (total >= n) return {duration<double>(now - *first).count(), true};
-    tick();
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return {first ? duration<double>(steady_clock::now() - *first).count() : 0, false};
-}
-
 // CPU seconds (user + system) a process has used: /proc/PID/stat fields 14 and 15.
 double cpu_seconds(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
@@ -289,17 +274,105 @@ long status_kb(pid_t pid, const char* field) {
   return -1;
 }
 
+// The whole machine's CPU jiffies, busy and idle, from /proc/stat's first line.
+struct MachineCpu {
+  double busy = 0;
+  double idle = 0;
+};
+MachineCpu machine_cpu() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  MachineCpu m;
+  // user nice system idle iowait irq softirq steal
+  for (int i = 0; i < 8; ++i) {
+    double v = 0;
+    in >> v;
+    (i == 3 || i == 4 ? m.idle : m.busy) += v;
+  }
+  return m;
+}
+
+// Where the CPU went while a contestant moved the messages, from the first in the output topic
+// to the last: its own, the broker's (which shares these cores, so a contestant that costs the
+// broker more per message is slower for that too), and what the machine left idle.
+class CpuWindow {
+ public:
+  CpuWindow(pid_t contestant, pid_t broker) : contestant_(contestant), broker_(broker) {}
+  void start() {
+    own0_ = cpu_seconds(contestant_);
+    broker0_ = broker_ > 0 ? cpu_seconds(broker_) : 0;
+    machine0_ = machine_cpu();
+  }
+  void stop(long n) {
+    auto per_message = [n](double seconds) { return seconds * 1e6 / static_cast<double>(n); };
+    own_us = per_message(cpu_seconds(contestant_) - own0_);
+    broker_us = broker_ > 0 ? per_message(cpu_seconds(broker_) - broker0_) : 0;
+    MachineCpu m = machine_cpu();
+    double busy = m.busy - machine0_.busy;
+    double idle = m.idle - machine0_.idle;
+    idle_share = busy + idle > 0 ? idle / (busy + idle) : 0;
+  }
+  double own_us = 0;
+  double broker_us = 0;
+  double idle_share = 0;
+
+ private:
+  pid_t contestant_;
+  pid_t broker_;
+  double own0_ = 0;
+  double broker0_ = 0;
+  MachineCpu machine0_;
+};
+
+// From the first message in `topic` to the `n`th, by its high watermarks, with `window` measuring
+// the CPU over the same span; `tick` runs between looks (the sidecar's memory sampling).
+template <class Tick>
+Span watch_output(Client& client, const std::string& topic, long n,
+                  steady_clock::time_point deadline, CpuWindow& window, Tick tick) {
+  std::optional<steady_clock::time_point> first;
+  while (steady_clock::now() < deadline) {
+    auto total = client.total(topic, kPartitions);
+    auto now = steady_clock::now();
+    if (total > 0 && !first) {
+      first = now;
+      window.start();
+    }
+    if (total >= n) {
+      window.stop(n - 1);
+      return {duration<double>(now - *first).count(), true};
+    }
+    tick();
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return {first ? duration<double>(steady_clock::now() - *first).count() : 0, false};
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  std::size_t m = v.size() / 2;
+  return v.size() % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+std::string build_dir_env() {
+  const char* dir = std::getenv("SIDECAR_BUILD_DIR");
+  return dir != nullptr ? dir : "";
+}
+
 std::string suffix() {
   std::mt19937_64 gen{std::random_device{}()};
   return fmt::format("{:08x}", static_cast<std::uint32_t>(gen()));
 }
 
 struct Result {
-  double rate = 0;      // messages per second, 0 when incomplete
-  double cpu_us = 0;    // CPU microseconds per message
-  long rss_max_kb = 0;  // sidecar only
-  long hwm_kb = 0;      // sidecar only
-  bool ok = false;      // complete (and for the sidecar: committed, exit 0)
+  double rate = 0;       // messages per second, 0 when incomplete
+  double cpu_us = 0;     // CPU microseconds per message
+  double broker_us = 0;  // the broker's CPU microseconds per message meanwhile
+  double idle = 0;       // the machine's idle share meanwhile
+  long rss_max_kb = 0;   // sidecar only
+  long hwm_kb = 0;       // sidecar only
+  bool ok = false;       // complete (and for the sidecar: committed, exit 0)
 };
 
 struct Bench {
@@ -308,6 +381,8 @@ struct Bench {
   int workers = 1;
   int batch = 64;
   int queue = 65536;
+  pid_t broker = 0;     // KAFKA_BROKER_PID, when known
+  std::string compare;  // KAFKA_BENCH_COMPARE: another build dir whose sidecar runs each round too
   Properties props;
   std::string in;
   std::string dlq;
@@ -320,16 +395,18 @@ struct Bench {
     const std::string out = "bench-bare-out-" + round;
     client->create_topic(out, kPartitions);
     BareLoop loop(brokers, props, in, out, warm, "bench-bare-" + round);
-    double cpu0 = cpu_seconds(::getpid());
+    CpuWindow window(::getpid(), broker);
     std::thread t([&, d = deadline()] {
       if (!loop.run(n, d)) fmt::print(stderr, "bare loop: timed out\n");
     });
-    Span span = watch_output(*client, out, n, deadline(), [] {});
+    Span span = watch_output(*client, out, n, deadline(), window, [] {});
     t.join();
     Result r;
     r.ok = span.complete;
     r.rate = span.complete ? static_cast<double>(n) / span.seconds : 0;
-    r.cpu_us = (cpu_seconds(::getpid()) - cpu0) * 1e6 / static_cast<double>(n);
+    r.cpu_us = window.own_us;
+    r.broker_us = window.broker_us;
+    r.idle = window.idle_share;
     return r;
   }
 
@@ -382,11 +459,13 @@ outputs:
     // For `perf record -g -p PID` while it runs.
     fmt::print("    (sidecar pid {})\n", proc.pid());
     std::fflush(stdout);
-    double cpu0 = cpu_seconds(proc.pid());
-    Span span = watch_output(*client, out, n, deadline(), [&] {
+    CpuWindow window(proc.pid(), broker);
+    Span span = watch_output(*client, out, n, deadline(), window, [&] {
       r.rss_max_kb = std::max(r.rss_max_kb, status_kb(proc.pid(), "VmRSS:"));
     });
-    r.cpu_us = (cpu_seconds(proc.pid()) - cpu0) * 1e6 / static_cast<double>(n);
+    r.cpu_us = window.own_us;
+    r.broker_us = window.broker_us;
+    r.idle = window.idle_share;
     r.hwm_kb = status_kb(proc.pid(), "VmHWM:");
     // Offsets committed: the group reaches the input's end once the last echo is confirmed.
     auto highs = client->high_watermarks(in, kPartitions);
@@ -406,6 +485,8 @@ outputs:
 }  // namespace
 
 int main(int argc, char** argv) try {
+  // Line by line even into a file, so that a profiler started on a line's cue meets its phase.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   Bench b;
   b.n = argc > 1 ? std::stol(argv[1]) : 1'000'000;
   const char* brokers_env = std::getenv("KAFKA_BROKERS");
@@ -419,6 +500,8 @@ int main(int argc, char** argv) try {
   b.workers = env_int("KAFKA_BENCH_WORKERS", b.workers);
   b.batch = env_int("KAFKA_BENCH_BATCH", b.batch);
   b.queue = env_int("KAFKA_BENCH_QUEUE", b.queue);
+  b.broker = env_int("KAFKA_BROKER_PID", 0);
+  if (const char* other = std::getenv("KAFKA_BENCH_COMPARE")) b.compare = other;
   const int rounds = std::max(1, env_int("KAFKA_BENCH_ROUNDS", 3));
   b.props = tuning();
   const std::string run = suffix();
@@ -455,19 +538,39 @@ int main(int argc, char** argv) try {
   Result best_bare;
   Result best_side;
   std::vector<double> round_ratios;
+  std::vector<double> compare_ratios;
   bool ok = true;
+  auto where = [&](const Result& res) {
+    return b.broker > 0 ? fmt::format("   broker {:4.2f} µs/msg   idle {:3.0f}%", res.broker_us,
+                                      res.idle * 100)
+                        : std::string();
+  };
   for (int r = 1; r <= rounds; ++r) {
     Result bare = b.bare(fmt::format("{}-{}", run, r));
     fmt::print(
-        "  round {} bare librdkafka loop           : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}\n", r,
-        bare.rate, bare.cpu_us, bare.ok ? "" : "   INCOMPLETE");
+        "  round {} bare librdkafka loop           : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}{}\n", r,
+        bare.rate, bare.cpu_us, where(bare), bare.ok ? "" : "   INCOMPLETE");
 
     Result side = b.sidecar(fmt::format("{}-{}", run, r));
     fmt::print(
-        "  round {} sidecar kafka>echo>kafka       : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg   RSS "
-        "max "
-        "{:.1f} MB{}\n",
-        r, side.rate, side.cpu_us, side.rss_max_kb / 1024.0, side.ok ? "" : "   FAILED");
+        "  round {} sidecar kafka>echo>kafka       : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}   RSS "
+        "max {:.1f} MB{}\n",
+        r, side.rate, side.cpu_us, where(side), side.rss_max_kb / 1024.0,
+        side.ok ? "" : "   FAILED");
+
+    if (!b.compare.empty()) {
+      // The same round again with another build's sidecar (an A/B of a change, on the same load).
+      std::string own = build_dir_env();
+      ::setenv("SIDECAR_BUILD_DIR", b.compare.c_str(), 1);
+      Result other = b.sidecar(fmt::format("{}-{}b", run, r));
+      ::setenv("SIDECAR_BUILD_DIR", own.c_str(), 1);
+      fmt::print(
+          "  round {} sidecar of KAFKA_BENCH_COMPARE : {:>8.0f} msgs/s   CPU {:5.2f} µs/msg{}   "
+          "ratio to bare {:.2f}{}\n",
+          r, other.rate, other.cpu_us, where(other), bare.rate > 0 ? other.rate / bare.rate : 0,
+          other.ok ? "" : "   FAILED");
+      compare_ratios.push_back(bare.rate > 0 ? other.rate / bare.rate : 0);
+    }
 
     ok = ok && bare.ok && side.ok;
     if (bare.rate > 0) round_ratios.push_back(side.rate / bare.rate);
@@ -482,16 +585,14 @@ int main(int argc, char** argv) try {
   // Each round's two contestants run back to back, so a round's ratio sees the same load of this
   // shared machine; the median of those is the figure that counts. The best of each is printed
   // too, but bare rounds measured up to 1.5x apart on this machine, so it says less.
-  std::sort(round_ratios.begin(), round_ratios.end());
-  double median = 0;
-  if (!round_ratios.empty()) {
-    std::size_t m = round_ratios.size() / 2;
-    median = round_ratios.size() % 2 == 1 ? round_ratios[m]
-                                          : (round_ratios[m - 1] + round_ratios[m]) / 2;
-  }
+  double median = median_of(round_ratios);
   fmt::print("  best: bare {:.0f}, sidecar {:.0f} msgs/s (ratio of the bests {:.2f})\n",
              best_bare.rate, best_side.rate, ratio(best_side, best_bare));
   fmt::print("  ratio sidecar / bare, median of rounds : {:>8.2f}   (goal >= 0.80)\n", median);
+  if (!compare_ratios.empty()) {
+    fmt::print("  the same for KAFKA_BENCH_COMPARE's build : {:>6.2f}\n",
+               median_of(compare_ratios));
+  }
   fmt::print("  CPU per message, sidecar / bare        : {:>8.1f}x\n",
              best_bare.cpu_us > 0 ? best_side.cpu_us / best_bare.cpu_us : 0);
   fmt::print("  sidecar resident memory peak           : {:>8.1f} MB (VmHWM)\n",

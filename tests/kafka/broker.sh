@@ -244,8 +244,10 @@ case "$cmd" in
       exit 3
     fi ;;
   env)
-    if running_pid >/dev/null && [ -s "$run_dir/brokers" ]; then
+    if pid=$(running_pid) && [ -s "$run_dir/brokers" ]; then
       echo "export KAFKA_BROKERS=$(cat "$run_dir/brokers")"
+      # For the benchmarks' account of where the CPU went.
+      echo "export KAFKA_BROKER_PID=$pid"
     else
       echo "export KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
     fi ;;
