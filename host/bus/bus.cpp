@@ -57,7 +57,8 @@ Bus::Bus(BusOptions options, std::vector<Transport*> transports,
     st->failures = &metrics.counter("sidecar_handler_failures_total", labels);
     st->latency = &metrics.histogram("sidecar_handler_duration_seconds",
                                      {{"handler", handlers_[r.handler].name}});
-    routes_[{r.transport, r.topic}] = std::move(st);
+    if (routes_.size() <= r.transport) routes_.resize(r.transport + 1);
+    routes_[r.transport][r.topic] = std::move(st);
   }
   for (std::size_t i = 0; i < transports_.size(); ++i)
     sinks_.push_back(std::make_unique<Sink>(*this, i));
@@ -98,14 +99,18 @@ void Bus::set_paused(bool pause) {
 }
 
 std::optional<std::size_t> Bus::admit(std::size_t transport, Message& msg, Item& item) {
-  auto it = routes_.find({transport, msg.topic});
-  if (it == routes_.end()) {
+  RouteState* route = nullptr;
+  if (transport < routes_.size()) {
+    if (auto it = routes_[transport].find(msg.topic); it != routes_[transport].end()) {
+      route = it->second.get();
+    }
+  }
+  if (route == nullptr) {
     unrouted_->add(1);
     in_flight_.fetch_add(1);
     ack(transport, msg, Reply{"error", "no route for topic \"" + msg.topic + "\"", std::nullopt});
     return std::nullopt;
   }
-  RouteState* route = it->second.get();
   route->in->add(1);
   auto n = in_flight_.fetch_add(1) + 1;
   in_flight_gauge_->set(static_cast<double>(n));

@@ -25,7 +25,7 @@
 namespace sidecar::host {
 
 // Sends a message through the transport routed for its topic.
-using Publisher = std::function<void(Message, PublishCallback)>;
+using Publisher = std::function<void(const Message&, PublishCallback)>;
 
 struct BusOptions {
   BusConfig bus;
@@ -134,7 +134,8 @@ class Bus {
   std::vector<Transport*> transports_;
   std::vector<std::string> transport_names_;
   std::vector<BusHandler> handlers_;
-  std::map<std::pair<std::size_t, std::string>, std::unique_ptr<RouteState>> routes_;
+  // Per transport, by topic; looked up by the message's topic without copying it.
+  std::vector<std::map<std::string, std::unique_ptr<RouteState>, std::less<>>> routes_;
   Publisher publisher_;
   Metrics& metrics_;
   Series* in_flight_gauge_;

@@ -37,7 +37,7 @@ void InstanceServices::publish(Message msg, PublishCallback done) noexcept {
       if (done) done(Status::error("publishing is not available here"));
       return;
     }
-    publish_(std::move(msg), std::move(done));
+    publish_(msg, std::move(done));
   } catch (const std::exception& e) {
     log(LogLevel::error, std::string("publish failed: ") + e.what());
   }

@@ -9,7 +9,7 @@
 
 namespace sidecar::host {
 
-using PublishFn = std::function<void(Message, PublishCallback)>;
+using PublishFn = std::function<void(const Message&, PublishCallback)>;
 
 class InstanceServices : public HostServices {
  public:

@@ -53,20 +53,22 @@ Pipeline::~Pipeline() {
   transports_.clear();
 }
 
-void Pipeline::publish(Message msg, PublishCallback done) {
-  auto name = config_.output_for(msg.topic);
-  for (auto& t : transports_) {
-    if (t.name == name) {
-      t.object->publish(std::move(msg), std::move(done));
-      return;
-    }
+void Pipeline::publish(const Message& msg, PublishCallback done) {
+  if (Transport* t = output_for(msg.topic)) {
+    t->publish(msg, std::move(done));
+    return;
   }
   if (done) done(Status::error("no output transport for topic \"" + msg.topic + "\""));
 }
 
+Transport* Pipeline::output_for(const std::string& topic) const {
+  if (auto it = outputs_.find(topic); it != outputs_.end()) return it->second;
+  return default_output_;
+}
+
 void Pipeline::build() {
   auto loaded = load_plugins(config_);
-  auto publish_fn = [this](Message m, PublishCallback d) { publish(std::move(m), std::move(d)); };
+  auto publish_fn = [this](const Message& m, PublishCallback d) { publish(m, std::move(d)); };
   for (auto& e : loaded.transports) {
     auto made = e.library->create_transport(e.options);
     if (!made.object) {
@@ -74,6 +76,17 @@ void Pipeline::build() {
                                                            e.library->name(), made.error));
     }
     transports_.push_back({e.library, std::move(made.object), e.config->name});
+  }
+  // Resolved once: publish() runs for every emitted message.
+  for (const auto& [topic, name] : config_.outputs) {
+    for (auto& t : transports_) {
+      if (t.name != name) continue;
+      if (topic == "*") {
+        default_output_ = t.object.get();
+      } else {
+        outputs_[topic] = t.object.get();
+      }
+    }
   }
   for (auto& e : loaded.handlers) {
     auto made = e.library->create_handler(e.options);

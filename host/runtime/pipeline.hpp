@@ -1,6 +1,7 @@
 #pragma once
 // Everything `sidecar run` wires together from a config: plugin instances, the bus, the routed
 // publisher. Start order: transports, handlers, bus workers; stop in reverse.
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,7 @@ class Pipeline {
   // Stops taking messages, drains in-flight work (bounded), stops everything in reverse order.
   void stop();
   [[nodiscard]] bool ready(std::string* why = nullptr) const;
-  void publish(Message msg, PublishCallback done);
+  void publish(const Message& msg, PublishCallback done);
 
   // For `migrate`: the handler instances, made but not started.
   std::vector<PluginInstance<Handler>>& handlers() { return handlers_; }
@@ -53,6 +54,10 @@ class Pipeline {
   std::vector<std::unique_ptr<InstanceServices>> services_;
   std::vector<PluginInstance<Transport>> transports_;
   std::vector<PluginInstance<Handler>> handlers_;
+  // config_.outputs resolved to the transports: an exact topic, else the "*" one.
+  [[nodiscard]] Transport* output_for(const std::string& topic) const;
+  std::map<std::string, Transport*> outputs_;
+  Transport* default_output_ = nullptr;
   std::unique_ptr<Bus> bus_;
   std::size_t transports_started_ = 0;
   std::size_t handlers_started_ = 0;

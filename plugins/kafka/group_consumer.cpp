@@ -137,13 +137,16 @@ void GroupConsumer::fetch(const rd_kafka_message_t& m, std::vector<Fetched>& fet
 }
 
 void GroupConsumer::deliver(std::vector<Fetched>& fetched, std::vector<Message>& burst) noexcept {
-  for (auto& f : fetched) {
-    // Tracked only when handed over: a message that never reaches the host must not hold back
-    // its partition's commit point.
-    auto tag = book_->track({f.msg.topic, f.partition}, f.offset);
-    if (!tag) continue;  // its partition is being given up: the next owner reads it again
-    f.msg.delivery_tag = *tag;
-    burst.push_back(std::move(f.msg));
+  // Tracked only when handed over: a message that never reaches the host must not hold back
+  // its partition's commit point.
+  handover_.clear();
+  for (const auto& f : fetched) handover_.push_back({&f.msg.topic, f.partition, f.offset, 0});
+  book_->track(handover_);
+  for (std::size_t i = 0; i < fetched.size(); ++i) {
+    // No tag: its partition is being given up, and the next owner reads it again.
+    if (handover_[i].tag == 0) continue;
+    fetched[i].msg.delivery_tag = handover_[i].tag;
+    burst.push_back(std::move(fetched[i].msg));
   }
   fetched.clear();
   if (!burst.empty()) sink_->deliver_burst(burst);

@@ -78,6 +78,7 @@ class GroupConsumer final : public ClientLog {
   std::chrono::steady_clock::time_point held_since_{};
   static constexpr std::chrono::milliseconds kSoftPauseLimit{1000};
   static constexpr std::size_t kBurst = 512;
+  std::vector<PartitionBook::Handover> handover_;  // the poll thread's, reused for each burst
   std::atomic<bool> stop_{false};
   std::thread poller_;
   std::string last_error_;

@@ -2,10 +2,35 @@
 
 #include <fmt/format.h>
 
+#include <array>
+#include <charconv>
+
 namespace sidecar::kafka {
 
+namespace {
+
+// A number's decimal digits, without the allocation of std::to_string (this runs per message).
+struct Decimal {
+  std::array<char, 24> buf{};
+  std::size_t len = 0;
+  explicit Decimal(std::int64_t v) {
+    len = static_cast<std::size_t>(std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr -
+                                   buf.data());
+  }
+  [[nodiscard]] std::string_view view() const { return {buf.data(), len}; }
+};
+
+std::string id_of(std::string_view topic, std::string_view partition, std::string_view offset) {
+  std::string id;
+  id.reserve(topic.size() + partition.size() + offset.size() + 2);
+  id.append(topic).append(1, '/').append(partition).append(1, '@').append(offset);
+  return id;
+}
+
+}  // namespace
+
 std::string message_id(const std::string& topic, std::int32_t partition, std::int64_t offset) {
-  return fmt::format("{}/{}@{}", topic, partition, offset);
+  return id_of(topic, Decimal(partition).view(), Decimal(offset).view());
 }
 
 Message to_message(const rd_kafka_message_t& m) {
@@ -13,7 +38,9 @@ Message to_message(const rd_kafka_message_t& m) {
   msg.topic = m.rkt != nullptr ? rd_kafka_topic_name(m.rkt) : "";
   if (m.key != nullptr) msg.key.assign(static_cast<const char*>(m.key), m.key_len);
   if (m.payload != nullptr) msg.payload.assign(static_cast<const char*>(m.payload), m.len);
-  msg.id = message_id(msg.topic, m.partition, m.offset);
+  const Decimal partition(m.partition);
+  const Decimal offset(m.offset);
+  msg.id = id_of(msg.topic, partition.view(), offset.view());
 
   rd_kafka_headers_t* hdrs = nullptr;  // owned by the message
   const bool has_headers =
@@ -32,15 +59,21 @@ Message to_message(const rd_kafka_message_t& m) {
                                          : std::string());
     }
   }
-  msg.set_header(kPartitionHeader, std::to_string(m.partition));
-  msg.set_header(kOffsetHeader, std::to_string(m.offset));
+  // A record header of the same name is replaced; with none, nothing needs looking for.
+  auto put = [&msg, has_headers](const char* name, std::string value) {
+    if (has_headers) {
+      msg.set_header(name, std::move(value));
+    } else {
+      msg.headers.emplace_back(name, std::move(value));
+    }
+  };
+  put(kPartitionHeader, std::string(partition.view()));
+  put(kOffsetHeader, std::string(offset.view()));
   rd_kafka_timestamp_type_t ts_type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
   std::int64_t ts = rd_kafka_message_timestamp(&m, &ts_type);
-  if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
-    msg.set_header(kTimestampHeader, std::to_string(ts));
-  }
+  if (ts_type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) put(kTimestampHeader, std::to_string(ts));
   // A null value (a compaction tombstone) and an empty one look alike in a std::string.
-  if (m.payload == nullptr) msg.set_header(kTombstoneHeader, "true");
+  if (m.payload == nullptr) put(kTombstoneHeader, "true");
   return msg;
 }
 

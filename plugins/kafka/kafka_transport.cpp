@@ -17,7 +17,7 @@ KafkaTransport::~KafkaTransport() {
   std::shared_ptr<Producer> client;
   {
     std::lock_guard lock(mu_);
-    client = std::move(producer_);
+    client = producer_.exchange(nullptr);
   }
   if (client) client->close(settings_.revoke_timeout);
 }
@@ -51,11 +51,12 @@ Status KafkaTransport::start(const TransportContext& ctx) noexcept {
         producer->close(std::chrono::milliseconds(0));
         return st;
       }
-      book_ = consumer->book();
+      book_.store(consumer->book());
     }
     // A producer opened earlier for request() is replaced; its deliveries are flushed first.
-    if (producer_) producer_->close(settings_.revoke_timeout);
-    producer_ = std::move(producer);
+    if (auto earlier = producer_.exchange(std::move(producer))) {
+      earlier->close(settings_.revoke_timeout);
+    }
     consumer_ = std::move(consumer);
     running_ = true;
     return Status::ok();
@@ -77,8 +78,8 @@ void KafkaTransport::stop() noexcept {
   std::shared_ptr<Producer> producer;
   {
     std::lock_guard lock(mu_);
-    producer = std::move(producer_);
-    book_.reset();
+    producer = producer_.exchange(nullptr);
+    book_.store(nullptr);
     running_ = false;
   }
   if (producer) producer->close(settings_.revoke_timeout);
@@ -95,18 +96,16 @@ void KafkaTransport::resume() noexcept {
 }
 
 void KafkaTransport::ack(const Message& msg, const Reply& reply) noexcept {
-  std::shared_ptr<PartitionBook> book;
-  std::shared_ptr<Producer> producer;
-  {
-    std::lock_guard lock(mu_);
-    book = book_;
-    producer = producer_;
-  }
+  // Once per message, on the thread serving delivery reports while a worker publishes: atomic
+  // loads rather than the mutex both would take.
+  std::shared_ptr<PartitionBook> book = book_.load();
   if (!book) return;
   const std::uint64_t tag = msg.delivery_tag;
   try {
     auto reply_to = msg.header(kReplyToHeader);
-    if (reply_to && !reply_to->empty() && producer) {
+    std::shared_ptr<Producer> producer;
+    if (reply_to && !reply_to->empty()) producer = producer_.load();
+    if (producer) {
       Message out;
       out.topic = *reply_to;
       out.key = msg.key;
@@ -141,13 +140,14 @@ void KafkaTransport::ack(const Message& msg, const Reply& reply) noexcept {
 }
 
 std::shared_ptr<Producer> KafkaTransport::producer(Status& status) noexcept {
+  if (auto running = producer_.load()) return running;
   std::lock_guard lock(mu_);
-  if (producer_) return producer_;
+  if (auto opened = producer_.load()) return opened;
   try {
     auto p = std::make_shared<Producer>(host_);
     status = p->open(settings_);
     if (!status) return nullptr;
-    producer_ = p;
+    producer_.store(p);
     return p;
   } catch (const std::exception& e) {
     status = Status::error(fmt::format("kafka: producer: {}", e.what()));
@@ -155,7 +155,7 @@ std::shared_ptr<Producer> KafkaTransport::producer(Status& status) noexcept {
   }
 }
 
-void KafkaTransport::publish(Message msg, PublishCallback done) noexcept {
+void KafkaTransport::publish(const Message& msg, PublishCallback done) noexcept {
   Status st;
   auto p = producer(st);
   if (!p) {
@@ -174,7 +174,8 @@ void KafkaTransport::publish(Message msg, PublishCallback done) noexcept {
 
 bool KafkaTransport::ready() const noexcept {
   std::lock_guard lock(mu_);
-  return running_ && producer_ && producer_->reachable();
+  auto p = producer_.load();
+  return running_ && p && p->reachable();
 }
 
 Reply KafkaTransport::request(const Message& msg, std::chrono::milliseconds timeout) noexcept {

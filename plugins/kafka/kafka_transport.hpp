@@ -33,7 +33,7 @@ class KafkaTransport final : public Transport {
   void pause() noexcept override;
   void resume() noexcept override;
   void ack(const Message& msg, const Reply& reply) noexcept override;
-  void publish(Message msg, PublishCallback done) noexcept override;
+  void publish(const Message& msg, PublishCallback done) noexcept override;
   bool ready() const noexcept override;
 
   Reply request(const Message& msg, std::chrono::milliseconds timeout) noexcept override;
@@ -50,9 +50,10 @@ class KafkaTransport final : public Transport {
   HostServices* host_ = nullptr;
   mutable std::mutex mu_;  // guards the members below, never held across a broker call
   bool running_ = false;
-  std::shared_ptr<Producer> producer_;
   std::unique_ptr<GroupConsumer> consumer_;
-  std::shared_ptr<PartitionBook> book_;
+  // Changed under mu_, read without it: publish() and ack() load them once per message.
+  std::atomic<std::shared_ptr<Producer>> producer_;
+  std::atomic<std::shared_ptr<PartitionBook>> book_;
 };
 
 }  // namespace sidecar::kafka

@@ -38,26 +38,62 @@ void PartitionBook::clear() {
   parts_.clear();
 }
 
+std::uint64_t PartitionBook::tag_locked(const Partition& p, std::int64_t offset) {
+  constexpr std::uint64_t kMaxEpoch = (kLookedUp >> kOffsetBits) - 1;
+  if (offset >= 0 && offset < (std::int64_t{1} << kOffsetBits) && p.epoch <= kMaxEpoch) {
+    return (p.epoch << kOffsetBits) | static_cast<std::uint64_t>(offset);
+  }
+  std::uint64_t tag = kLookedUp | next_tag_++;
+  tags_.emplace(tag, Tagged{p.epoch, offset});
+  return tag;
+}
+
 std::optional<std::uint64_t> PartitionBook::track(const TopicPartition& tp, std::int64_t offset) {
   std::lock_guard lock(mu_);
   auto it = parts_.find(tp);
   if (it == parts_.end() || it->second.revoked) return std::nullopt;
   it->second.tracker.track(offset);
-  std::uint64_t tag = next_tag_++;
-  tags_.emplace(tag, Tagged{it->second.epoch, offset});
-  return tag;
+  return tag_locked(it->second, offset);
+}
+
+void PartitionBook::track(std::vector<Handover>& burst) {
+  std::lock_guard lock(mu_);
+  // A burst mostly comes from one partition at a time: the last one found is tried first.
+  Partition* last = nullptr;
+  const std::string* last_topic = nullptr;
+  std::int32_t last_partition = -1;
+  for (auto& h : burst) {
+    if (last_topic == nullptr || h.partition != last_partition || *h.topic != *last_topic) {
+      auto it = parts_.find(TopicPartition{*h.topic, h.partition});
+      last = it == parts_.end() ? nullptr : &it->second;
+      last_topic = h.topic;
+      last_partition = h.partition;
+    }
+    if (last == nullptr || last->revoked) {
+      h.tag = 0;
+      continue;
+    }
+    last->tracker.track(h.offset);
+    h.tag = tag_locked(*last, h.offset);
+  }
 }
 
 bool PartitionBook::finish(std::uint64_t tag) {
   {
     std::lock_guard lock(mu_);
-    auto t = tags_.find(tag);
-    if (t == tags_.end()) return false;
-    Tagged tagged = t->second;
-    tags_.erase(t);
+    Tagged tagged;
+    if ((tag & kLookedUp) != 0) {
+      auto t = tags_.find(tag);
+      if (t == tags_.end()) return false;
+      tagged = t->second;
+      tags_.erase(t);
+    } else {
+      tagged = {tag >> kOffsetBits,
+                static_cast<std::int64_t>(tag & ((std::uint64_t{1} << kOffsetBits) - 1))};
+    }
     auto p = by_epoch_.find(tagged.epoch);
     if (p == by_epoch_.end()) return false;  // given up or assigned again since
-    p->second->tracker.finish(tagged.offset);
+    if (!p->second->tracker.finish(tagged.offset)) return false;
   }
   finished_.notify_all();
   return true;

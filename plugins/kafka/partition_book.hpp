@@ -42,7 +42,16 @@ class PartitionBook {
   // A message at offset is handed to the host; its delivery tag, or nothing when the partition
   // is not (or no longer) ours.
   std::optional<std::uint64_t> track(const TopicPartition& tp, std::int64_t offset);
-  // The message's outcome is final. False for an unknown or stale tag.
+  // The same for a burst, under one lock: sets each entry's tag, 0 where the partition is not
+  // (or no longer) ours.
+  struct Handover {
+    const std::string* topic = nullptr;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+    std::uint64_t tag = 0;
+  };
+  void track(std::vector<Handover>& burst);
+  // The message's outcome is final. False for an unknown, stale or already finished tag.
   bool finish(std::uint64_t tag);
 
   // Waits until no message of `partitions` (all partitions when empty) is in flight.
@@ -63,19 +72,26 @@ class PartitionBook {
     std::uint64_t epoch = 0;
     bool revoked = false;
   };
-  // Which assignment of which partition a tag belongs to: the epoch names both, so a tag holds
-  // no topic name (finish() runs once per message).
+  // Which assignment of which partition a tag belongs to, and its offset: the epoch names both
+  // the partition and the assignment, so a tag holds no topic name (finish() runs once per
+  // message).
   struct Tagged {
     std::uint64_t epoch = 0;
     std::int64_t offset = 0;
   };
+  // Most tags are the pair itself, packed: epoch above bit 40, offset below, no table entry to
+  // add and remove per message. An offset or epoch too large for that is looked up in `tags_`,
+  // under a tag with the top bit set.
+  static constexpr int kOffsetBits = 40;
+  static constexpr std::uint64_t kLookedUp = std::uint64_t{1} << 63;
+  std::uint64_t tag_locked(const Partition& p, std::int64_t offset);
   std::size_t in_flight_locked(const std::vector<TopicPartition>& partitions) const;
 
   std::mutex mu_;
   std::condition_variable finished_;
   std::map<TopicPartition, Partition> parts_;
   std::unordered_map<std::uint64_t, Partition*> by_epoch_;  // into parts_'s nodes
-  std::unordered_map<std::uint64_t, Tagged> tags_;
+  std::unordered_map<std::uint64_t, Tagged> tags_;          // only tags that do not pack
   std::uint64_t next_tag_ = 1;
   std::uint64_t next_epoch_ = 1;
 };

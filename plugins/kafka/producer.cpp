@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <variant>
-#include <vector>
 
 #include "kafka_message.hpp"
 
@@ -17,8 +17,8 @@ constexpr auto kMetadataTimeout = std::chrono::milliseconds(1000);
 constexpr auto kQueueFullPatience = std::chrono::seconds(5);
 
 // Calls whichever callback `done` holds.
-void answer(Producer::Answer& done, const Status& status, std::int32_t partition,
-            std::int64_t offset) {
+void call_back(Producer::Answer& done, const Status& status, std::int32_t partition,
+               std::int64_t offset) {
   if (auto* delivered = std::get_if<Producer::Delivered>(&done)) {
     if (*delivered) (*delivered)(status, partition, offset);
   } else if (auto* published = std::get_if<PublishCallback>(&done)) {
@@ -80,42 +80,63 @@ void Producer::on_error(rd_kafka_resp_err_t err) noexcept {
 }
 
 void Producer::produce(const Message& msg, Answer done) noexcept {
+  std::unique_ptr<Pending> pending;
   std::optional<rd_kafka_resp_err_t> refused;
-  std::uint64_t id = 0;
+  bool linked = false;
   try {
+    pending = std::make_unique<Pending>();
+    pending->done = std::move(done);
     std::shared_lock use(use_mu_);
     if (!rk_ || stop_.load()) {
       refused = RD_KAFKA_RESP_ERR__DESTROY;
     } else {
-      {
-        std::lock_guard lock(mu_);
-        id = next_id_++;
-        pending_.emplace(id, std::move(done));
+      link(pending.get());
+      linked = true;
+      refused = enqueue(msg, pending.get());
+      if (!refused) {
+        (void)pending.release();  // librdkafka holds it now; dr_cb takes it back
+        return;
       }
-      refused = enqueue(msg, id);
     }
   } catch (...) {
     refused = RD_KAFKA_RESP_ERR__FAIL;
   }
-  if (!refused) return;
-  // Answered outside the lock, so that a callback may produce again.
+  if (linked) unlink(pending.get());
+  // Answered outside any lock, so that a callback may produce again.
   Status st = Status::error(*refused == RD_KAFKA_RESP_ERR__DESTROY
                                 ? std::string("kafka: the producer is not running")
                                 : produce_error(msg.topic, *refused));
-  if (id == 0) {
-    try {
-      answer(done, st, -1, -1);
-    } catch (...) {
+  try {
+    if (pending) {
+      call_back(pending->done, st, -1, -1);
+    } else {
+      call_back(done, st, -1, -1);
     }
-    return;
+  } catch (...) {
   }
-  complete(id, st, -1, -1);
 }
 
-std::optional<rd_kafka_resp_err_t> Producer::enqueue(const Message& msg, std::uint64_t id) {
+void Producer::link(Pending* p) noexcept {
+  std::lock_guard lock(mu_);
+  p->next = pending_;
+  if (pending_ != nullptr) pending_->prev = p;
+  pending_ = p;
+  ++outstanding_;
+}
+
+void Producer::unlink(Pending* p) noexcept {
+  std::lock_guard lock(mu_);
+  if (p->prev != nullptr) p->prev->next = p->next;
+  if (p->next != nullptr) p->next->prev = p->prev;
+  if (pending_ == p) pending_ = p->next;
+  p->prev = p->next = nullptr;
+  --outstanding_;
+}
+
+std::optional<rd_kafka_resp_err_t> Producer::enqueue(const Message& msg, void* opaque) {
   Outgoing out = outgoing(msg);
   HeadersHandle& headers = out.headers;
-  std::vector<rd_kafka_vu_t> vus(headers ? 6 : 5);
+  std::array<rd_kafka_vu_t, 6> vus{};
   vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
   vus[0].u.cstr = msg.topic.c_str();
   vus[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
@@ -130,32 +151,36 @@ std::optional<rd_kafka_resp_err_t> Producer::enqueue(const Message& msg, std::ui
   vus[3].u.mem.ptr = out.tombstone ? nullptr : const_cast<char*>(msg.payload.data());
   vus[3].u.mem.size = msg.payload.size();
   vus[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
-  vus[4].u.ptr = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
+  vus[4].u.ptr = opaque;
+  std::size_t count = 5;
   if (headers) {
     vus[5].vtype = RD_KAFKA_VTYPE_HEADERS;
     vus[5].u.headers = headers.get();
+    count = 6;
   }
 
-  auto give_up_at = std::chrono::steady_clock::now() + kQueueFullPatience;
+  std::optional<std::chrono::steady_clock::time_point> give_up_at;
   for (;;) {
-    ErrorHandle error(rd_kafka_produceva(rk_.get(), vus.data(), vus.size()));
+    ErrorHandle error(rd_kafka_produceva(rk_.get(), vus.data(), count));
     if (!error) {
       (void)headers.release();  // librdkafka owns the headers once the message is queued
       return std::nullopt;
     }
     rd_kafka_resp_err_t code = rd_kafka_error_code(error.get());
-    if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL || std::chrono::steady_clock::now() >= give_up_at) {
-      return code;
-    }
+    if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL) return code;
+    auto now = std::chrono::steady_clock::now();
+    if (!give_up_at) give_up_at = now + kQueueFullPatience;
+    if (now >= *give_up_at) return code;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
 void Producer::dr_cb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
   auto* self = static_cast<Producer*>(static_cast<ClientLog*>(opaque));
-  auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
+  std::unique_ptr<Pending> pending(static_cast<Pending*>(m->_private));
+  if (!pending) return;
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    self->complete(id, Status::ok(), m->partition, m->offset);
+    self->answer(std::move(pending), Status::ok(), m->partition, m->offset);
     return;
   }
   std::string topic = m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "?";
@@ -165,21 +190,14 @@ void Producer::dr_cb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaq
   } catch (...) {
     why = "kafka: delivery failed";
   }
-  self->complete(id, Status::error(why), m->partition, m->offset);
+  self->answer(std::move(pending), Status::error(why), m->partition, m->offset);
 }
 
-void Producer::complete(std::uint64_t id, const Status& status, std::int32_t partition,
-                        std::int64_t offset) noexcept {
-  Answer done;
-  {
-    std::lock_guard lock(mu_);
-    auto it = pending_.find(id);
-    if (it == pending_.end()) return;
-    done = std::move(it->second);
-    pending_.erase(it);
-  }
+void Producer::answer(std::unique_ptr<Pending> p, const Status& status, std::int32_t partition,
+                      std::int64_t offset) noexcept {
+  unlink(p.get());
   try {
-    answer(done, status, partition, offset);
+    call_back(p->done, status, partition, offset);
   } catch (...) {
     log(LogLevel::error, "a delivery callback threw; ignored");
   }
@@ -187,18 +205,22 @@ void Producer::complete(std::uint64_t id, const Status& status, std::int32_t par
 
 std::size_t Producer::outstanding() noexcept {
   std::lock_guard lock(mu_);
-  return pending_.size();
+  return outstanding_;
 }
 
 void Producer::fail_all(const std::string& why) noexcept {
-  std::unordered_map<std::uint64_t, Answer> left;
+  Pending* left = nullptr;
   {
     std::lock_guard lock(mu_);
-    left.swap(pending_);
+    left = pending_;
+    pending_ = nullptr;
+    outstanding_ = 0;
   }
-  for (auto& [id, done] : left) {
+  while (left != nullptr) {
+    std::unique_ptr<Pending> p(left);
+    left = p->next;
     try {
-      answer(done, Status::error(why), -1, -1);
+      call_back(p->done, Status::error(why), -1, -1);
     } catch (...) {
     }
   }
@@ -218,8 +240,9 @@ void Producer::close(std::chrono::milliseconds timeout) noexcept {
     log(LogLevel::warn, fmt::format("closing with {} message(s) unconfirmed", left));
   }
   std::unique_lock use(use_mu_);  // waits out produce() calls already past their check
-  fail_all("kafka: the producer stopped before the delivery was confirmed");
+  // Released first: the nodes of messages it never reported are then no longer its opaques.
   rk_.reset();
+  fail_all("kafka: the producer stopped before the delivery was confirmed");
 }
 
 std::optional<int> Producer::partition_count(const std::string& topic,

@@ -5,12 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <variant>
 
 #include "client_log.hpp"
@@ -55,19 +55,32 @@ class Producer final : public ClientLog {
   void run() noexcept;
   void on_error(rd_kafka_resp_err_t err) noexcept override;
   // Hands the message to librdkafka; the error when it refuses.
-  std::optional<rd_kafka_resp_err_t> enqueue(const Message& msg, std::uint64_t id);
+  std::optional<rd_kafka_resp_err_t> enqueue(const Message& msg, void* opaque);
   void check_reachable() noexcept;
-  void complete(std::uint64_t id, const Status& status, std::int32_t partition,
-                std::int64_t offset) noexcept;
   void fail_all(const std::string& why) noexcept;
   static void dr_cb(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+
+  // A message librdkafka holds, awaiting its delivery report. The node is the message's opaque,
+  // so the report finds it without a lookup; the list only serves close(), which answers the
+  // messages librdkafka never reported.
+  struct Pending {
+    Answer done;
+    Pending* prev = nullptr;
+    Pending* next = nullptr;
+  };
+  void link(Pending* p) noexcept;
+  void unlink(Pending* p) noexcept;
+  void answer(std::unique_ptr<Pending> p, const Status& status, std::int32_t partition,
+              std::int64_t offset) noexcept;
 
   KafkaHandle rk_;
   // Shared by the calls that use rk_, exclusive for releasing it.
   std::shared_mutex use_mu_;
+  // Guards the list only (a few pointer writes): the producing worker and the thread serving
+  // delivery reports take it once per message each.
   std::mutex mu_;
-  std::unordered_map<std::uint64_t, Answer> pending_;
-  std::uint64_t next_id_ = 1;
+  Pending* pending_ = nullptr;
+  std::size_t outstanding_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reachable_{false};
   // An idempotent producer's fatal error (e.g. a fenced producer id) ends it: not ready again.

@@ -83,12 +83,12 @@ void ZeromqTransport::ack(const Message& msg, const Reply& reply) noexcept {
   }
 }
 
-void ZeromqTransport::publish(Message msg, PublishCallback done) noexcept {
+void ZeromqTransport::publish(const Message& msg, PublishCallback done) noexcept {
   Status refused;
   if (msg.topic.empty()) {
     refused = Status::error("zeromq: cannot publish an event without a topic");
   } else {
-    PublishItem item{std::move(msg), std::move(done)};
+    PublishItem item{msg, std::move(done)};
     if (control_.on_io_thread()) {
       try {
         control_.local.emplace_back(std::move(item));

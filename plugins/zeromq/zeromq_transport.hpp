@@ -32,7 +32,7 @@ class ZeromqTransport final : public Transport {
   void pause() noexcept override;
   void resume() noexcept override;
   void ack(const Message& msg, const Reply& reply) noexcept override;
-  void publish(Message msg, PublishCallback done) noexcept override;
+  void publish(const Message& msg, PublishCallback done) noexcept override;
   bool ready() const noexcept override;
 
   Reply request(const Message& msg, std::chrono::milliseconds timeout) noexcept override;

@@ -27,7 +27,7 @@ class TestTransport : public Transport {
     acks.emplace_back(msg, reply);
     cv.notify_all();
   }
-  void publish(Message, PublishCallback) noexcept override {}
+  void publish(const Message&, PublishCallback) noexcept override {}
   bool ready() const noexcept override { return true; }
   Reply request(const Message&, std::chrono::milliseconds) noexcept override { return {}; }
   Status listen(const std::string&, const std::function<bool(const Message&)>&,

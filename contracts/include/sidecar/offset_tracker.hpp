@@ -29,10 +29,10 @@ class OffsetTracker {
     if (offset + 1 > high_) high_ = offset + 1;
     if (start_ < 0 || offset < start_) start_ = offset;
   }
-  // Its outcome is final.
-  void finish(std::int64_t offset) {
+  // Its outcome is final. False when it was not in flight (never tracked, or finished already).
+  bool finish(std::int64_t offset) {
     auto it = find(offset);
-    if (it == pending_.end() || it->offset != offset || it->done) return;
+    if (it == pending_.end() || it->offset != offset || it->done) return false;
     it->done = true;
     --open_;
     // Only the unfinished stay at the front, so the commit point is always the first entry.
@@ -42,6 +42,7 @@ class OffsetTracker {
     if (pending_.size() > 2 * open_ + kCompactSlack) {
       std::erase_if(pending_, [](const Entry& e) { return e.done; });
     }
+    return true;
   }
 
   // The next offset to commit (Kafka's convention: the first not yet processed), or nothing

@@ -8,7 +8,7 @@
 namespace sidecar {
 
 // Bump on any change to a type that crosses the plugin boundary.
-inline constexpr std::uint32_t kAbiVersion = 1;
+inline constexpr std::uint32_t kAbiVersion = 2;
 
 #define SIDECAR_STRINGIFY_INNER(x) #x
 #define SIDECAR_STRINGIFY(x) SIDECAR_STRINGIFY_INNER(x)

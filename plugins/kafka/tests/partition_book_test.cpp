@@ -49,6 +49,44 @@ TEST(PartitionBook, RevokedPartitionsTakeNoNewMessagesAndStaleAcksAreIgnored) {
   EXPECT_TRUE(book.finish(fresh));
 }
 
+TEST(PartitionBook, OffsetsBeyondWhatATagPacksAreTrackedAsWell) {
+  PartitionBook book;
+  TopicPartition a{"t", 0};
+  book.assign({a});
+  const std::int64_t far = (std::int64_t{1} << 40) + 7;  // beyond the packed tags' offset bits
+  auto near_tag = *book.track(a, (std::int64_t{1} << 40) - 1);
+  auto far_tag = *book.track(a, far);
+  EXPECT_NE(near_tag, far_tag);
+  EXPECT_EQ(book.in_flight(), 2u);
+  EXPECT_TRUE(book.finish(far_tag));
+  EXPECT_FALSE(book.finish(far_tag)) << "a looked-up tag finishes once";
+  EXPECT_TRUE(book.finish(near_tag));
+  ASSERT_EQ(book.commit_points().size(), 1u);
+  EXPECT_EQ(book.commit_points().front().offset, far + 1);
+}
+
+TEST(PartitionBook, ABurstIsTrackedPerPartitionAndNotForPartitionsNotOurs) {
+  PartitionBook book;
+  TopicPartition a{"t", 0};
+  TopicPartition b{"t", 1};
+  book.assign({a, b});
+  book.revoke({b});
+  const std::string t = "t";
+  const std::string other = "u";
+  std::vector<PartitionBook::Handover> burst{
+      {&t, 0, 3, 0}, {&t, 0, 4, 0}, {&t, 1, 9, 0}, {&other, 0, 1, 0}, {&t, 0, 5, 0}};
+  book.track(burst);
+  EXPECT_NE(burst[0].tag, 0u);
+  EXPECT_NE(burst[1].tag, 0u);
+  EXPECT_EQ(burst[2].tag, 0u) << "a revoked partition takes no new messages";
+  EXPECT_EQ(burst[3].tag, 0u) << "a topic not assigned";
+  EXPECT_NE(burst[4].tag, 0u);
+  EXPECT_EQ(book.in_flight(), 3u);
+  for (std::size_t i : {4u, 1u, 0u}) EXPECT_TRUE(book.finish(burst[i].tag));
+  ASSERT_EQ(book.commit_points({a}).size(), 1u);
+  EXPECT_EQ(book.commit_points({a}).front().offset, 6);
+}
+
 TEST(PartitionBook, WaitIdleReturnsWhenTheLastMessageFinishes) {
   PartitionBook book;
   TopicPartition a{"t", 0};
