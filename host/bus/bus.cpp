@@ -150,13 +150,16 @@ void Bus::deliver(std::size_t transport, Message msg) {
 void Bus::deliver_burst(std::size_t transport, std::vector<Message>& msgs) {
   // Sorted into per-worker runs first, so each worker's lock is taken, and the worker woken,
   // once per burst; per-key order holds because a key's messages keep their relative order.
-  std::vector<std::vector<Item>> runs(workers_.size());
+  // The runs are the delivering thread's own and keep their capacity from burst to burst.
+  thread_local std::vector<std::vector<Item>> runs;
+  if (runs.size() < workers_.size()) runs.resize(workers_.size());
+  for (auto& run : runs) run.clear();
   for (auto& m : msgs) {
     Item item;
     if (auto w = admit(transport, m, item)) runs[*w].push_back(std::move(item));
   }
   msgs.clear();
-  for (std::size_t w = 0; w < runs.size(); ++w) {
+  for (std::size_t w = 0; w < workers_.size(); ++w) {
     if (runs[w].empty()) continue;
     auto& worker = *workers_[w];
     bool wake = false;
@@ -165,6 +168,7 @@ void Bus::deliver_burst(std::size_t transport, std::vector<Message>& msgs) {
       for (auto& item : runs[w]) worker.queue.push_back(std::move(item));
       wake = worker.idle;
     }
+    runs[w].clear();
     if (wake) worker.cv.notify_one();
   }
 }
