@@ -185,19 +185,35 @@ start() {
   fetch
   write_config
   format_storage
+  # A broker stopped less than a minute ago leaves its ports in TIME_WAIT, which the JVM's
+  # listener does not bind over: such a start is tried again once they have expired.
+  local attempt
+  for attempt in 1 2 3 4; do
+    launch && return 0
+    grep -q 'Address already in use' "$run_dir/logs/server.log" 2>/dev/null || break
+    [ "$attempt" -lt 4 ] || break
+    log "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT still held; trying again in 20 s"
+    sleep 20
+  done
+  tail -n 30 "$run_dir/kafka.out" "$run_dir/logs/server.log" 2>/dev/null >&2 || true
+  log "the broker exited while starting (logs in $run_dir)"
+  exit 1
+}
+
+# One start of the JVM; fails when it exits before it answers.
+launch() {
   # The shell records its own pid and then becomes the JVM, so the pid is the broker's exactly;
   # setsid keeps the broker out of the caller's process group and terminal.
   : >"$run_dir/kafka.out"
+  rm -f "$run_dir/logs/server.log"
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pid_file" \
     "${jvm[@]}" kafka.Kafka "$run_dir/server.properties" </dev/null >>"$run_dir/kafka.out" 2>&1 &
   echo "127.0.0.1:$KAFKA_PORT" >"$run_dir/brokers"
   local deadline=$((SECONDS + 90))
   while [ $SECONDS -lt $deadline ]; do
     if [ -s "$pid_file" ] && ! running_pid >/dev/null; then
-      tail -n 30 "$run_dir/kafka.out" "$run_dir/logs/server.log" 2>/dev/null >&2 || true
-      log "the broker exited while starting (logs in $run_dir)"
       rm -f "$pid_file"
-      exit 1
+      return 1
     fi
     if answers; then
       log "running (pid $(cat "$pid_file")) on 127.0.0.1:$KAFKA_PORT"
