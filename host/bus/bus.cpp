@@ -332,8 +332,14 @@ std::shared_ptr<Bus::PublishAttempt> Bus::new_attempt(Message msg) {
 }
 
 void Bus::attempt_publish(std::shared_ptr<PublishAttempt> attempt) {
-  // The callback captures one shared_ptr only, so std::function keeps it without allocating.
-  publisher_(attempt->msg, [a = attempt](const Status& st) {
+  // The callback owns the attempt through `self`, not through a capture: a lambda holding only a
+  // pointer fits in std::function's own storage, one holding a shared_ptr cost an allocation per
+  // message. A transport calls it exactly once (transport.hpp); nothing here touches the attempt
+  // after publishing, as the callback may already have run and released it.
+  PublishAttempt* raw = attempt.get();
+  raw->self = std::move(attempt);
+  publisher_(raw->msg, [raw](const Status& st) {
+    std::shared_ptr<PublishAttempt> a = std::move(raw->self);
     Bus& bus = *a->bus;
     if (st) {
       PendingAck& p = a->pending();

@@ -110,6 +110,7 @@ class Bus {
     PendingAck own;
     std::shared_ptr<PendingAck> shared;  // when several publishes share one ack
     Backoff backoff{std::chrono::milliseconds{100}, std::chrono::milliseconds{10'000}};
+    std::shared_ptr<PublishAttempt> self;  // held for the transport's callback while it publishes
     PendingAck& pending() { return shared ? *shared : own; }
   };
 

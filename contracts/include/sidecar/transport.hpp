@@ -48,7 +48,8 @@ class Transport {
   // The message's outcome is final: commit it (Kafka) or answer the requester (ZeroMQ).
   virtual void ack(const Message& msg, const Reply& reply) noexcept = 0;
   // The transport copies what it sends: the host keeps the message, to send it again when the
-  // transport refuses it. `done` is called exactly once, possibly before publish() returns.
+  // transport refuses it. `done` is called exactly once, possibly before publish() returns; once
+  // it has been called, `msg` may be gone.
   virtual void publish(const Message& msg, PublishCallback done) noexcept = 0;
   // Backends reachable (for /readyz).
   virtual bool ready() const noexcept = 0;
