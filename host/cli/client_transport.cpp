@@ -13,7 +13,7 @@ std::optional<ClientTransport> make_client_transport(const Config& config, const
   for (const auto& r : config.routes) {
     if (r.topic == topic) routed = r.transport;
   }
-  std::string emitted = config.output_for(topic);
+  std::string emitted(config.output_for(topic));
   name = inbound ? (routed.empty() ? emitted : routed) : (emitted.empty() ? routed : emitted);
   if (name.empty()) {
     std::cerr << "sidecar: no transport carries topic \"" << topic << "\" in " << config.file

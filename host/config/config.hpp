@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sidecar/host_services.hpp"
@@ -78,8 +79,8 @@ struct Config {
 
   [[nodiscard]] const PluginInstanceConfig* transport(const std::string& name) const;
   [[nodiscard]] const PluginInstanceConfig* handler(const std::string& name) const;
-  // The transport instance an emitted topic goes to, or empty.
-  [[nodiscard]] std::string output_for(const std::string& topic) const;
+  // The transport instance an emitted topic goes to, or empty; a view into `outputs`.
+  [[nodiscard]] std::string_view output_for(const std::string& topic) const;
 };
 
 }  // namespace sidecar::host

@@ -25,7 +25,7 @@ const PluginInstanceConfig* Config::handler(const std::string& name) const {
   return nullptr;
 }
 
-std::string Config::output_for(const std::string& topic) const {
+std::string_view Config::output_for(const std::string& topic) const {
   if (auto it = outputs.find(topic); it != outputs.end()) return it->second;
   if (auto it = outputs.find("*"); it != outputs.end()) return it->second;
   return {};

@@ -62,8 +62,8 @@ void Pipeline::publish(const Message& msg, PublishCallback done) {
 }
 
 Transport* Pipeline::output_for(const std::string& topic) const {
-  if (auto it = outputs_.find(topic); it != outputs_.end()) return it->second;
-  return default_output_;
+  auto it = transport_by_name_.find(config_.output_for(topic));
+  return it == transport_by_name_.end() ? nullptr : it->second;
 }
 
 void Pipeline::build() {
@@ -77,17 +77,8 @@ void Pipeline::build() {
     }
     transports_.push_back({e.library, std::move(made.object), e.config->name});
   }
-  // Resolved once: publish() runs for every emitted message.
-  for (const auto& [topic, name] : config_.outputs) {
-    for (auto& t : transports_) {
-      if (t.name != name) continue;
-      if (topic == "*") {
-        default_output_ = t.object.get();
-      } else {
-        outputs_[topic] = t.object.get();
-      }
-    }
-  }
+  // publish() runs for every emitted message: found by name, not by a scan of the instances.
+  for (auto& t : transports_) transport_by_name_[t.name] = t.object.get();
   for (auto& e : loaded.handlers) {
     auto made = e.library->create_handler(e.options);
     if (!made.object) {

@@ -54,10 +54,9 @@ class Pipeline {
   std::vector<std::unique_ptr<InstanceServices>> services_;
   std::vector<PluginInstance<Transport>> transports_;
   std::vector<PluginInstance<Handler>> handlers_;
-  // config_.outputs resolved to the transports: an exact topic, else the "*" one.
+  // The transport config_.output_for names, or null.
   [[nodiscard]] Transport* output_for(const std::string& topic) const;
-  std::map<std::string, Transport*> outputs_;
-  Transport* default_output_ = nullptr;
+  std::map<std::string, Transport*, std::less<>> transport_by_name_;
   std::unique_ptr<Bus> bus_;
   std::size_t transports_started_ = 0;
   std::size_t handlers_started_ = 0;

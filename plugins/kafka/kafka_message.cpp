@@ -29,10 +29,6 @@ std::string id_of(std::string_view topic, std::string_view partition, std::strin
 
 }  // namespace
 
-std::string message_id(const std::string& topic, std::int32_t partition, std::int64_t offset) {
-  return id_of(topic, Decimal(partition).view(), Decimal(offset).view());
-}
-
 Message to_message(const rd_kafka_message_t& m) {
   Message msg;
   msg.topic = m.rkt != nullptr ? rd_kafka_topic_name(m.rkt) : "";

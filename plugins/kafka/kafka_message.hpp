@@ -26,8 +26,6 @@ inline constexpr const char* kCorrelationHeader = "correlation_id";
 inline constexpr const char* kStatusHeader = "status";
 inline constexpr const char* kDetailHeader = "detail";
 
-std::string message_id(const std::string& topic, std::int32_t partition, std::int64_t offset);
-
 // An owned copy of a consumed message; delivery_tag is left for the caller.
 Message to_message(const rd_kafka_message_t& m);
 

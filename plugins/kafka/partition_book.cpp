@@ -49,11 +49,10 @@ std::uint64_t PartitionBook::tag_locked(const Partition& p, std::int64_t offset)
 }
 
 std::optional<std::uint64_t> PartitionBook::track(const TopicPartition& tp, std::int64_t offset) {
-  std::lock_guard lock(mu_);
-  auto it = parts_.find(tp);
-  if (it == parts_.end() || it->second.revoked) return std::nullopt;
-  it->second.tracker.track(offset);
-  return tag_locked(it->second, offset);
+  std::vector<Handover> one{{&tp.topic, tp.partition, offset, 0}};
+  track(one);
+  if (one.front().tag == 0) return std::nullopt;
+  return one.front().tag;
 }
 
 void PartitionBook::track(std::vector<Handover>& burst) {

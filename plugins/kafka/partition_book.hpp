@@ -40,7 +40,7 @@ class PartitionBook {
   void clear();
 
   // A message at offset is handed to the host; its delivery tag, or nothing when the partition
-  // is not (or no longer) ours.
+  // is not (or no longer) ours. A burst of one (the consumer hands over bursts).
   std::optional<std::uint64_t> track(const TopicPartition& tp, std::int64_t offset);
   // The same for a burst, under one lock: sets each entry's tag, 0 where the partition is not
   // (or no longer) ours.
