@@ -10,7 +10,7 @@ namespace sidecar::order_reservation {
 
 void prepare_reservation(pqxx::connection& conn) {
   // All of a batch's work in one round trip; see migrations/0005_reserve_orders.sql
-  // (its current text: 0008_keyed_lookups.sql).
+  // (its current text: 0009_claim_before_lock.sql).
   conn.prepare("reserve_orders",
                "SELECT o_msg, o_status, o_reason FROM reserve_orders($1::uuid[], $2::text[],"
                " $3::bigint[], $4::boolean[], $5::text[], $6::text[], $7::int[], $8::bigint[],"

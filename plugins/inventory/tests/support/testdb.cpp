@@ -152,6 +152,27 @@ IndexReads index_reads_since(const std::string& dsn, const std::string& index,
   return last;
 }
 
+std::int64_t seq_rows_read(const std::string& dsn, const std::string& table) {
+  pqxx::connection c(dsn);
+  pqxx::nontransaction tx(c);
+  return tx
+      .exec_params1("SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = $1",
+                    table)[0]
+      .as<std::int64_t>();
+}
+
+std::int64_t seq_rows_read_since(const std::string& dsn, const std::string& table,
+                                 std::int64_t before) {
+  std::int64_t last = -1;
+  for (int i = 0; i < 20; ++i) {
+    std::int64_t now = seq_rows_read(dsn, table) - before;
+    if (now == last) return now;
+    last = now;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  return last;
+}
+
 void load_many_products(const std::string& dsn, int count) {
   pqxx::connection c(dsn);
   pqxx::nontransaction tx(c);

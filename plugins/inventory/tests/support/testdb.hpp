@@ -61,6 +61,11 @@ IndexReads index_reads(const std::string& dsn, const std::string& index);
 // it after stopping the handler: it waits until at least `min_scans` are counted and hold still.
 IndexReads index_reads_since(const std::string& dsn, const std::string& index,
                              const IndexReads& before, std::int64_t min_scans);
+// Rows read by sequential scans of `table` since `before` (pg_stat_user_tables.seq_tup_read), once
+// the count holds still: call it after stopping the handler, as index_reads_since.
+std::int64_t seq_rows_read(const std::string& dsn, const std::string& table);
+std::int64_t seq_rows_read_since(const std::string& dsn, const std::string& table,
+                                 std::int64_t before);
 // `count` more products (ids from 4 on, ample stock) and fresh statistics: a table large enough
 // for the planner to weigh a join's strategies, as it does in production.
 void load_many_products(const std::string& dsn, int count);
