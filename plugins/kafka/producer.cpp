@@ -56,6 +56,7 @@ void Producer::run() noexcept {
       next_check = std::chrono::steady_clock::now() + kReachabilityEvery;
     }
     rd_kafka_poll(rk_.get(), 100);
+    release_reported();
   }
 }
 
@@ -177,10 +178,10 @@ std::optional<rd_kafka_resp_err_t> Producer::enqueue(const Message& msg, void* o
 
 void Producer::dr_cb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaque) {
   auto* self = static_cast<Producer*>(static_cast<ClientLog*>(opaque));
-  std::unique_ptr<Pending> pending(static_cast<Pending*>(m->_private));
-  if (!pending) return;
+  auto* pending = static_cast<Pending*>(m->_private);
+  if (pending == nullptr) return;
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    self->answer(std::move(pending), Status::ok(), m->partition, m->offset);
+    self->answer(pending, Status::ok(), m->partition, m->offset);
     return;
   }
   std::string topic = m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "?";
@@ -190,17 +191,41 @@ void Producer::dr_cb(rd_kafka_t* /*rk*/, const rd_kafka_message_t* m, void* opaq
   } catch (...) {
     why = "kafka: delivery failed";
   }
-  self->answer(std::move(pending), Status::error(why), m->partition, m->offset);
+  self->answer(pending, Status::error(why), m->partition, m->offset);
 }
 
-void Producer::answer(std::unique_ptr<Pending> p, const Status& status, std::int32_t partition,
+void Producer::answer(Pending* p, const Status& status, std::int32_t partition,
                       std::int64_t offset) noexcept {
-  unlink(p.get());
   try {
     call_back(p->done, status, partition, offset);
   } catch (...) {
     log(LogLevel::error, "a delivery callback threw; ignored");
   }
+  // The callback has run, so close() must not answer it again: the node stays linked only until
+  // release_reported() after this poll. Without room to remember it, unlink it now.
+  try {
+    reported_.push_back(p);
+  } catch (...) {
+    unlink(p);
+    std::unique_ptr<Pending> owned(p);
+  }
+}
+
+void Producer::release_reported() noexcept {
+  if (reported_.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    for (Pending* p : reported_) {
+      if (p->prev != nullptr) p->prev->next = p->next;
+      if (p->next != nullptr) p->next->prev = p->prev;
+      if (pending_ == p) pending_ = p->next;
+    }
+    outstanding_ -= reported_.size();
+  }
+  for (Pending* p : reported_) {
+    std::unique_ptr<Pending> owned(p);
+  }
+  reported_.clear();
 }
 
 std::size_t Producer::outstanding() noexcept {
@@ -235,6 +260,7 @@ void Producer::close(std::chrono::milliseconds timeout) noexcept {
     rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_flush(rk_.get(), 500);
   }
+  release_reported();
   std::size_t left = outstanding();
   if (left > 0) {
     log(LogLevel::warn, fmt::format("closing with {} message(s) unconfirmed", left));
@@ -242,6 +268,7 @@ void Producer::close(std::chrono::milliseconds timeout) noexcept {
   std::unique_lock use(use_mu_);  // waits out produce() calls already past their check
   // Released first: the nodes of messages it never reported are then no longer its opaques.
   rk_.reset();
+  release_reported();  // should destroying the client have served reports of its own
   fail_all("kafka: the producer stopped before the delivery was confirmed");
 }
 

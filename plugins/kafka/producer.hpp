@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <variant>
+#include <vector>
 
 #include "client_log.hpp"
 #include "kafka_handles.hpp"
@@ -70,7 +71,11 @@ class Producer final : public ClientLog {
   };
   void link(Pending* p) noexcept;
   void unlink(Pending* p) noexcept;
-  void answer(std::unique_ptr<Pending> p, const Status& status, std::int32_t partition,
+  // Unlinks and frees the nodes answered by the delivery reports of the last poll, under one
+  // lock: taking it per report made the worker and the reporting thread contend for it on every
+  // message. Called by whichever thread serves the reports, after each poll or flush.
+  void release_reported() noexcept;
+  void answer(Pending* p, const Status& status, std::int32_t partition,
               std::int64_t offset) noexcept;
 
   KafkaHandle rk_;
@@ -81,6 +86,9 @@ class Producer final : public ClientLog {
   std::mutex mu_;
   Pending* pending_ = nullptr;
   std::size_t outstanding_ = 0;
+  // Answered, still linked; only the thread serving delivery reports touches it (the poll
+  // thread, then close() once that thread has ended).
+  std::vector<Pending*> reported_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> reachable_{false};
   // An idempotent producer's fatal error (e.g. a fenced producer id) ends it: not ready again.
