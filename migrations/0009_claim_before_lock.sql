@@ -60,7 +60,6 @@ BEGIN
              WHERE t.stored AND oi.order_id = ANY(p_orders)) AS u;
   END IF;
   nl := coalesce(cardinality(l_msg), 0);
-  l_idx := array_fill(NULL::int, ARRAY[nl]);
   l_take := array_fill(false, ARRAY[nl]);
 
   WITH k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)
@@ -90,6 +89,11 @@ BEGIN
   SELECT array_agg(p.id ORDER BY p.id), array_agg(p.count::bigint ORDER BY p.id)
     INTO ids, stock
     FROM (SELECT id, count FROM products WHERE id = ANY(l_prod) ORDER BY id FOR UPDATE) AS p;
+  -- Each line's place in `ids` (NULL: no such product), found by one hash join while the locks
+  -- are held rather than by a search of `ids` per line.
+  SELECT coalesce(array_agg(x.pos::int ORDER BY u.ord), '{}') INTO l_idx
+    FROM unnest(l_prod) WITH ORDINALITY AS u (p, ord)
+    LEFT JOIN unnest(ids) WITH ORDINALITY AS x (id, pos) ON x.id = u.p;
 
   FOR i IN 1..n LOOP
     s := j;
@@ -103,7 +107,6 @@ BEGIN
     ELSE
       -- Every line is checked before any is taken; an unknown product wins over short stock.
       FOR x IN s..j - 1 LOOP
-        l_idx[x] := array_position(ids, l_prod[x]);
         IF l_idx[x] IS NULL THEN
           why := 'unknown_product';
           EXIT;
