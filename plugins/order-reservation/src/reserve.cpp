@@ -17,27 +17,30 @@ void prepare_reservation(pqxx::connection& conn) {
                " $9::int[], $10::text)");
   // One order in one statement: what reserve_orders() does for a batch, as plain SQL, because for
   // a single order the function's many statements cost about three times the CPU of this one
-  // (measured: ~280 vs ~100 µs), which is what a batch of 1 competes with. The lines' products
-  // are locked first (`k` reads `v`, which reads `locked`), then the key and the order are
-  // claimed; the decision reads the locked counts. Keep its rules in step with reserve_orders():
-  // the tests run both (single messages and batches). Products are found by `id = ANY(array)`,
-  // not by a join: the plan is made once per connection, and made on a small table a join
-  // became a merge join walking the products index from its start, for every order (measured
+  // (measured: ~280 vs ~100 µs), which is what a batch of 1 competes with. The key is claimed
+  // first (`locked` waits for `k`), then the lines' products are locked, then the order is
+  // claimed with its decision, which reads the locked counts: keys before products, as a batch
+  // takes them, so the same message handled here and in another sidecar's batch at once waits
+  // on its key instead of deadlocking. A duplicate key locks nothing. Keep its rules in step with
+  // reserve_orders(): the tests run both (single messages and batches). Products are found by `id =
+  // ANY(array)`, not by a join: the plan is made once per connection, and made on a small table a
+  // join became a merge join walking the products index from its start, for every order (measured
   // on 999 products: 334 index entries read per lookup instead of 1).
   conn.prepare("reserve_order",
                "WITH l AS (SELECT u.product_id, u.count"
                "  FROM unnest($7::bigint[], $8::int[]) AS u (product_id, count)"
                "  UNION ALL SELECT oi.product_id, oi.count FROM order_items oi"
                "  WHERE $4::boolean AND oi.order_id = $3::bigint),"
+               " k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)"
+               "  VALUES ($1::uuid, $2::text, $3::bigint) ON CONFLICT DO NOTHING RETURNING 1),"
                " locked AS (SELECT p.id, p.count FROM products p"
-               "  WHERE p.id = ANY(ARRAY(SELECT product_id FROM l)) ORDER BY p.id FOR UPDATE),"
+               "  WHERE p.id = ANY(ARRAY(SELECT product_id FROM l)) AND EXISTS (SELECT 1 FROM k)"
+               "  ORDER BY p.id FOR UPDATE),"
                " v AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM l) THEN 'no_items'"
                "  WHEN EXISTS (SELECT 1 FROM l WHERE l.product_id NOT IN (SELECT id FROM locked))"
                "   THEN 'unknown_product'"
                "  WHEN EXISTS (SELECT 1 FROM l JOIN locked ON locked.id = l.product_id"
                "   WHERE locked.count < l.count) THEN 'insufficient_stock' END AS reason),"
-               " k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)"
-               "  SELECT $1::uuid, $2::text, $3::bigint FROM v ON CONFLICT DO NOTHING RETURNING 1),"
                " d AS (INSERT INTO order_decisions (order_id, status, reason)"
                "  SELECT $3::bigint, CASE WHEN v.reason IS NULL THEN 'CREATED' ELSE 'FAILED' END,"
                "   v.reason FROM k, v"
