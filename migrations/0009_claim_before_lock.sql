@@ -18,7 +18,7 @@
 --    windows that remain are in plugins/inventory/README.md ("Lock order"): PostgreSQL breaks
 --    such a cycle after `deadlock_timeout`, the handler gets `retry`, and the retry finds the
 --    message a duplicate. Batches among themselves take every kind of lock in sorted order, so
---    they cannot deadlock.
+--    they cannot deadlock (their fall-back run with savepoints excepted, see there).
 --
 -- 3. Each line's place among the locked products is found by one hash join instead of a search
 --    per line, inside the locked part.
@@ -67,8 +67,9 @@ BEGIN
   l_take := array_fill(false, ARRAY[nl]);
 
   WITH k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)
-             SELECT u.k, u.t, u.o FROM unnest(p_keys, p_topics, p_orders) AS u (k, t, o)
-              ORDER BY u.k
+             SELECT u.k, u.t, u.o
+               FROM unnest(p_keys, p_topics, p_orders) WITH ORDINALITY AS u (k, t, o, x)
+              ORDER BY u.k, u.x  -- a key twice: its first message's row, as before
              ON CONFLICT DO NOTHING RETURNING idempotent_key)
   SELECT coalesce(array_agg(idempotent_key), '{}') INTO new_keys FROM k;
 

@@ -81,8 +81,8 @@ class Producer final : public ClientLog {
   KafkaHandle rk_;
   // Shared by the calls that use rk_, exclusive for releasing it.
   std::shared_mutex use_mu_;
-  // Guards the list only (a few pointer writes): the producing worker and the thread serving
-  // delivery reports take it once per message each.
+  // Guards the list only (a few pointer writes): the producing worker takes it once per message,
+  // the thread serving delivery reports once per poll.
   std::mutex mu_;
   Pending* pending_ = nullptr;
   std::size_t outstanding_ = 0;
