@@ -11,7 +11,7 @@
 -- 2. The keys and the orders are claimed before the products are locked, in key order and order
 --    id order. The product locks are what concurrent batches queue on, and inserting 64 keys and
 --    64 decisions was a large share of the time they were held (the benchmark's batches of 64:
---    15,000-17,000 orders/s with the products locked first, 18,000-20,000 with the claims first,
+--    14,300-17,000 orders/s with the products locked first, 17,900-20,200 with the claims first,
 --    back to back). Lock order in a batch is now: keys, orders, products. The single-order
 --    statement takes its key, then products, then its order (one statement cannot claim an order
 --    before deciding it), so the same message handled by both at once waits on its key. The
