@@ -150,7 +150,8 @@ void Bus::deliver(std::size_t transport, Message msg) {
 void Bus::deliver_burst(std::size_t transport, std::vector<Message>& msgs) {
   // Sorted into per-worker runs first, so each worker's lock is taken, and the worker woken,
   // once per burst; per-key order holds because a key's messages keep their relative order.
-  // The runs are the delivering thread's own and keep their capacity from burst to burst.
+  // The runs are the delivering thread's own and keep their capacity from burst to burst; they
+  // are emptied before use, which also drops what a burst cut short by an exception left behind.
   thread_local std::vector<std::vector<Item>> runs;
   if (runs.size() < workers_.size()) runs.resize(workers_.size());
   for (auto& run : runs) run.clear();
@@ -168,7 +169,6 @@ void Bus::deliver_burst(std::size_t transport, std::vector<Message>& msgs) {
       for (auto& item : runs[w]) worker.queue.push_back(std::move(item));
       wake = worker.idle;
     }
-    runs[w].clear();
     if (wake) worker.cv.notify_one();
   }
 }

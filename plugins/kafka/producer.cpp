@@ -127,6 +127,10 @@ void Producer::link(Pending* p) noexcept {
 
 void Producer::unlink(Pending* p) noexcept {
   std::lock_guard lock(mu_);
+  unlink_locked(p);
+}
+
+void Producer::unlink_locked(Pending* p) noexcept {
   if (p->prev != nullptr) p->prev->next = p->next;
   if (p->next != nullptr) p->next->prev = p->prev;
   if (pending_ == p) pending_ = p->next;
@@ -215,12 +219,7 @@ void Producer::release_reported() noexcept {
   if (reported_.empty()) return;
   {
     std::lock_guard lock(mu_);
-    for (Pending* p : reported_) {
-      if (p->prev != nullptr) p->prev->next = p->next;
-      if (p->next != nullptr) p->next->prev = p->prev;
-      if (pending_ == p) pending_ = p->next;
-    }
-    outstanding_ -= reported_.size();
+    for (Pending* p : reported_) unlink_locked(p);
   }
   for (Pending* p : reported_) {
     std::unique_ptr<Pending> owned(p);

@@ -71,6 +71,7 @@ class Producer final : public ClientLog {
   };
   void link(Pending* p) noexcept;
   void unlink(Pending* p) noexcept;
+  void unlink_locked(Pending* p) noexcept;  // mu_ held
   // Unlinks and frees the nodes answered by the delivery reports of the last poll, under one
   // lock: taking it per report made the worker and the reporting thread contend for it on every
   // message. Called by whichever thread serves the reports, after each poll or flush.
