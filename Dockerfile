@@ -11,7 +11,7 @@ RUN apt-get update \
       build-essential cmake ninja-build pkg-config \
       cppzmq-dev libzmq3-dev librdkafka-dev libpqxx-dev libhiredis-dev libyaml-cpp-dev \
       libboost-dev libboost-filesystem-dev libfmt-dev libspdlog-dev libcpp-httplib-dev \
-      nlohmann-json3-dev \
+      nlohmann-json3-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -30,7 +30,7 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libzmq5 librdkafka1 libpqxx-6.4 libpq5 libhiredis0.14 libyaml-cpp0.7 libfmt9 \
-      libcpp-httplib0.11 ca-certificates \
+      libcpp-httplib0.11 libjemalloc2 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /opt/sidecar --shell /usr/sbin/nologin sidecar
 COPY --from=build /stage/opt/sidecar /opt/sidecar

@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 .PHONY: all setup build build-asan dev dev-services dev-stop test test-sanitize test-only \
-        format format-check fuzz bench install-sdk up down clean
+        format format-check fuzz bench install-sdk up down image-check clean
 
 all: build
 
@@ -62,6 +62,11 @@ up:
 
 down:
 	docker compose down
+
+# The Dockerfile's image built with podman (no Docker engine needed) and the Kafka walkthrough run
+# through it against services of its own; see scripts/image-check.sh.
+image-check: build
+	@scripts/image-check.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)
