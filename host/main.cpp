@@ -15,7 +15,7 @@ commands:
   plugins [-c FILE]            list the plugins found, with their options
   migrate -c FILE              apply the pending migrations to the configured database
   publish -c FILE TOPIC JSON   send one message through the configured transport, print its outcome
-          [--timeout 10s]
+          [--timeout 10s] [--key K] [--header NAME=VALUE ...]
   listen -c FILE TOPIC         print the messages of a topic as they arrive, one JSON a line
   version                      print the version and SDK build tag
 )";
@@ -36,6 +36,16 @@ int main(int argc, char** argv) {
       cl.config = argv[++i];
     } else if (a == "--timeout" && i + 1 < argc) {
       cl.timeout = argv[++i];
+    } else if (a == "--key" && i + 1 < argc) {
+      cl.key = argv[++i];
+    } else if ((a == "--header" || a == "-H") && i + 1 < argc) {
+      std::string h = argv[++i];
+      auto eq = h.find('=');
+      if (eq == std::string::npos || eq == 0) {
+        std::cerr << "sidecar: --header wants NAME=VALUE, got \"" << h << "\"\n";
+        return 2;
+      }
+      cl.headers.emplace_back(h.substr(0, eq), h.substr(eq + 1));
     } else if (a == "-h" || a == "--help") {
       std::cout << kUsage;
       return 0;

@@ -1,6 +1,8 @@
 #pragma once
 // The subcommands of `sidecar`. Each returns the process exit code.
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sidecar::host {
@@ -10,6 +12,9 @@ struct CommandLine {
   std::string config;  // -c FILE
   std::vector<std::string> args;
   std::string timeout;  // --timeout for publish
+  // publish: --key K (default: the route's key_field read from the JSON) and --header NAME=VALUE
+  std::optional<std::string> key;
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 int cmd_run(const CommandLine& cl);

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "bus/key_extract.hpp"
 #include "cli/client_transport.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
@@ -31,6 +32,19 @@ int cmd_publish(const CommandLine& cl) {
   Message msg;
   msg.topic = cl.args[0];
   msg.payload = cl.args[1];
+  // Keyed as the order service would key it, so a transport that partitions by key (Kafka) keeps
+  // one order's messages in one partition, in order.
+  if (cl.key) {
+    msg.key = *cl.key;
+  } else {
+    for (const auto& r : config->routes) {
+      if (r.topic == msg.topic && !r.key_field.empty()) {
+        msg.key = extract_json_key(msg.payload, r.key_field);
+        break;
+      }
+    }
+  }
+  for (const auto& [name, value] : cl.headers) msg.set_header(name, value);
   auto reply = client->instance.object->request(msg, timeout);
   std::cout << reply.status << (reply.detail.empty() ? "" : ": " + reply.detail) << "\n";
   if (reply.body) std::cout << *reply.body << "\n";

@@ -163,3 +163,11 @@ TEST_F(Cli, UnknownCommandAndMissingConfig) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("a config is required (-c FILE)"), std::string::npos);
 }
+
+TEST_F(Cli, PublishRefusesAHeaderWithoutNameAndValue) {
+  for (const char* bad : {"reply_to", "=product-replies"}) {
+    auto r = run_sidecar({"publish", "-c", write(kBase), "--header", bad, "in", "{}"});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--header wants NAME=VALUE"), std::string::npos) << r.err;
+  }
+}

@@ -88,6 +88,16 @@ TEST(KafkaInventory, ReadmeWalkthroughOverKafka) {
       30s, 200ms));
   ASSERT_TRUE(event);
   EXPECT_NE(event->value->find(R"("order_id":111)"), std::string::npos) << *event->value;
+  // `sidecar publish` keyed the order by its id, from the route's key_field, as the order
+  // service would: one order's messages stay in one partition.
+  std::optional<Record> sent;
+  for (auto& r : client.read_all("order", 4)) {
+    if (r.value && r.value->find("8c3f5a1e-0b7d-4c1e-9a51-6f0e2d4b7b21") != std::string::npos) {
+      sent = r;
+    }
+  }
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->key.value_or("(no key)"), "111");
 
   // Payment COMPLETED, then order 222 and payment FAILED.
   cli({"publish", "payment",
@@ -126,6 +136,16 @@ TEST(KafkaInventory, ReadmeWalkthroughOverKafka) {
       reply->value,
       std::string(
           R"({"products":[{"id":1,"name":"keyboard","count":8},{"id":3,"name":"monitor","count":5}]})"));
+
+  // The same query from the command line: the reply's body is printed after the status line.
+  auto query =
+      cli({"publish", "--header", "reply_to=product-replies", "products", R"({"ids":[2,4]})"});
+  EXPECT_EQ(query.exit_code, 0) << query.err;
+  EXPECT_NE(
+      query.out.find(
+          R"({"products":[{"id":2,"name":"mouse","count":19},{"id":4,"name":"headset","count":8}]})"),
+      std::string::npos)
+      << query.out;
 
   EXPECT_EQ(proc.terminate(), 0) << proc.log();
   // Everything consumed was committed: the group `products` is at the end of `order`.
