@@ -10,7 +10,7 @@ namespace sidecar::order_reservation {
 
 void prepare_reservation(pqxx::connection& conn) {
   // All of a batch's work in one round trip; see migrations/0005_reserve_orders.sql
-  // (its current text: 0009_claim_before_lock.sql).
+  // (its current text: 0010_order_claim_lock.sql).
   conn.prepare("reserve_orders",
                "SELECT o_msg, o_status, o_reason FROM reserve_orders($1::uuid[], $2::text[],"
                " $3::bigint[], $4::boolean[], $5::text[], $6::text[], $7::int[], $8::bigint[],"
@@ -18,14 +18,15 @@ void prepare_reservation(pqxx::connection& conn) {
   // One order in one statement: what reserve_orders() does for a batch, as plain SQL, because for
   // a single order the function's many statements cost about three times the CPU of this one
   // (measured: ~280 vs ~100 µs), which is what a batch of 1 competes with. The key is claimed
-  // first (`locked` waits for `k`), then the lines' products are locked, then the order is
-  // claimed with its decision, which reads the locked counts: keys before products, as a batch
-  // takes them, so the same message handled here and in another sidecar's batch at once waits
-  // on its key instead of deadlocking. A duplicate key locks nothing. Keep its rules in step with
-  // reserve_orders(): the tests run both (single messages and batches). Products are found by `id =
-  // ANY(array)`, not by a join: the plan is made once per connection, and made on a small table a
-  // join became a merge join walking the products index from its start, for every order (measured
-  // on 999 products: 334 index entries read per lookup instead of 1).
+  // first, then the order's claim lock is taken (`c` waits for `k`, `locked` for `c`), then the
+  // lines' products are locked, then the order is claimed with its decision, which reads the
+  // locked counts: keys, order locks, products, as a batch takes them (migration 0010), so the
+  // same message, or the same order under another key, handled here and in another sidecar's
+  // batch at once waits instead of deadlocking. A duplicate key locks nothing. Keep its rules in
+  // step with reserve_orders(): the tests run both (single messages and batches). Products are
+  // found by `id = ANY(array)`, not by a join: the plan is made once per connection, and made on a
+  // small table a join became a merge join walking the products index from its start, for every
+  // order (measured on 999 products: 334 index entries read per lookup instead of 1).
   conn.prepare("reserve_order",
                "WITH l AS (SELECT u.product_id, u.count"
                "  FROM unnest($7::bigint[], $8::int[]) AS u (product_id, count)"
@@ -33,8 +34,9 @@ void prepare_reservation(pqxx::connection& conn) {
                "  WHERE $4::boolean AND oi.order_id = $3::bigint),"
                " k AS (INSERT INTO handled_keys (idempotent_key, topic, order_id)"
                "  VALUES ($1::uuid, $2::text, $3::bigint) ON CONFLICT DO NOTHING RETURNING 1),"
+               " c AS (SELECT pg_advisory_xact_lock(5365261, hashint8($3::bigint)) FROM k),"
                " locked AS (SELECT p.id, p.count FROM products p"
-               "  WHERE p.id = ANY(ARRAY(SELECT product_id FROM l)) AND EXISTS (SELECT 1 FROM k)"
+               "  WHERE p.id = ANY(ARRAY(SELECT product_id FROM l)) AND EXISTS (SELECT 1 FROM c)"
                "  ORDER BY p.id FOR UPDATE),"
                " v AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM l) THEN 'no_items'"
                "  WHEN EXISTS (SELECT 1 FROM l WHERE l.product_id NOT IN (SELECT id FROM locked))"

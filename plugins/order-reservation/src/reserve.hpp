@@ -1,6 +1,6 @@
 #pragma once
 // The reservation of a batch of orders: one call of the database function reserve_orders()
-// (migrations/0005_reserve_orders.sql, as 0009 replaced it) for the whole batch, or one per message
+// (migrations/0005_reserve_orders.sql, as 0010 replaced it) for the whole batch, or one per message
 // under savepoints.
 #include <optional>
 #include <pqxx/pqxx>

@@ -122,5 +122,75 @@ TEST_F(NoOverselling, TwoSidecarsOnOneDatabase) {
   expect_exactly_100();
 }
 
+// One order sent under two keys at the same moment, decided by one sidecar's single-order
+// statement and another's batch, with a product in common. The interleaving that used to
+// deadlock, made certain: a third transaction holds the product; the single statement queues on
+// it first, then the batch (which claims the order before it locks products). When the product is
+// free the single statement gets it first and goes on to claim the order, which the batch had
+// claimed and holds while it waits for the product. Both now take the order's claim lock before
+// any product, so the batch waits on the single statement instead.
+TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDeadlock) {
+  using testkit::eventually;
+  truncate_all(dsn_);
+  load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}});
+  auto single = make();
+  auto batch = make();
+  testkit::Host host_batch;
+  ASSERT_TRUE(host_.start(*single, 1, 1));
+  ASSERT_TRUE(host_batch.start(*batch, 1, 2));
+  auto waiting = [&] {
+    return count_of(dsn_,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'");
+  };
+
+  pqxx::connection holder(dsn_);
+  pqxx::work hold(holder);
+  hold.exec1("SELECT id FROM products WHERE id = 10 FOR UPDATE");
+
+  std::vector<Outcome> single_out, batch_out;
+  std::atomic<int> done{0};
+  std::thread a([&] {
+    single_out = host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
+    ++done;
+  });
+  ASSERT_TRUE(eventually([&] { return waiting() == 1; }, std::chrono::seconds(10)));
+  std::thread b([&] {
+    batch_out =
+        host_batch.handle(*batch, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
+                                   order(order_json(random_uuid(), 7002, {{20, 1}}), 7002)});
+    ++done;
+  });
+  ASSERT_TRUE(eventually([&] { return waiting() == 2; }, std::chrono::seconds(10)));
+  hold.commit();
+  // A deadlock is a cycle of waits, which PostgreSQL breaks only after deadlock_timeout (1 s) by
+  // aborting one side; the handler would then hide it (the batch re-runs message by message), so
+  // the cycle itself is what is looked for until both are done.
+  pqxx::connection watcher(dsn_);
+  bool cycle = false;
+  while (done < 2 && !cycle) {
+    pqxx::nontransaction q(watcher);
+    cycle = q.exec1(
+                 "SELECT count(*) FROM pg_stat_activity x, pg_stat_activity y"
+                 " WHERE x.datname = current_database() AND y.datname = current_database()"
+                 "  AND x.pid < y.pid AND x.pid = ANY(pg_blocking_pids(y.pid))"
+                 "  AND y.pid = ANY(pg_blocking_pids(x.pid))")[0]
+                .as<int>() > 0;
+  }
+  a.join();
+  b.join();
+  EXPECT_FALSE(cycle) << "the single statement and the batch waited on each other";
+
+  ASSERT_EQ(single_out.size(), 1u);
+  ASSERT_EQ(batch_out.size(), 2u);
+  // A deadlock would have cost one of them an abort: a retry with PostgreSQL's reason.
+  EXPECT_EQ(single_out[0].kind, OutcomeKind::handled) << single_out[0].reason;
+  EXPECT_EQ(batch_out[0].kind, OutcomeKind::duplicate) << batch_out[0].reason;
+  EXPECT_EQ(batch_out[1].kind, OutcomeKind::handled) << batch_out[1].reason;
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
+  EXPECT_EQ(count_of(dsn_, "SELECT count FROM products WHERE id = 10"), 9);
+  EXPECT_EQ(count_of(dsn_, "SELECT count FROM products WHERE id = 20"), 9);
+}
+
 }  // namespace
 }  // namespace sidecar::order_reservation::test
