@@ -8,7 +8,8 @@
 // watermarks), with the CPU time it used per message. Prints the rates, the ratios and the
 // sidecar's resident memory.
 //   kafka_passthrough [messages=1000000]
-// Each contestant runs KAFKA_BENCH_ROUNDS times (default 3), alternating; the median of the
+// After KAFKA_BENCH_WARMUP uncounted rounds of each (default 1: the broker's JIT warms up),
+// each contestant runs KAFKA_BENCH_ROUNDS times (default 3), alternating; the median of the
 // rounds' ratios counts.
 // Tuning without rebuilding: KAFKA_BENCH_WORKERS, KAFKA_BENCH_BATCH, KAFKA_BENCH_QUEUE and
 // KAFKA_BENCH_PROPS ("key=value,key=value": librdkafka properties for both contestants);
@@ -545,6 +546,16 @@ int main(int argc, char** argv) try {
                                       res.idle * 100)
                         : std::string();
   };
+  // The broker's JIT compiles its fetch, produce and commit paths during the first rounds (a
+  // profile had its compiler threads at an eighth of the machine): a round of each, not counted,
+  // lets the counted rounds meet a broker in its steady state.
+  const int warmups = std::max(0, env_int("KAFKA_BENCH_WARMUP", 1));
+  for (int w = 1; w <= warmups; ++w) {
+    Result wb = b.bare(fmt::format("{}-w{}", run, w));
+    Result ws = b.sidecar(fmt::format("{}-w{}", run, w));
+    fmt::print("  warm-up {} (not counted)               : bare {:.0f}, sidecar {:.0f} msgs/s\n", w,
+               wb.rate, ws.rate);
+  }
   for (int r = 1; r <= rounds; ++r) {
     Result bare = b.bare(fmt::format("{}-{}", run, r));
     fmt::print(
