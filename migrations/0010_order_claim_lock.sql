@@ -1,8 +1,11 @@
 -- reserve_orders() again, with the same signature, rules and results, and one more lock: before
 -- it claims its orders, a batch takes a transaction advisory lock per candidate order, in the
 -- order of the lock keys; the single-order statement (plugins/order-reservation/src/reserve.cpp)
--- takes its order's lock after its key and before its products. Lock order everywhere a
--- reservation is made: keys, order claim locks, products, decisions.
+-- takes its order's lock after its key and before its products. Lock order of a batch: keys,
+-- order locks, order claims (decisions), products; of a single order: key, order lock, products,
+-- order claim; of a batch's fall-back run with savepoints: order locks, products, then per message
+-- its key and claim. Whoever claims an order holds its order lock from before any product lock
+-- until the commit.
 --
 -- Why: the single-order statement claims its order only after locking its products, because it
 -- claims the order with the decision those products allow, while a batch claims its orders before
@@ -13,10 +16,11 @@
 -- lock before it touches any product. (Tested:
 -- ReservationTest.OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDeadlock.)
 --
--- The lock key is (5365261, hashint8(order_id)): a class of its own (the project's bigint
--- advisory locks, of migrations and the outbox relay, have 0x51D, 1309, as their upper half), and
--- a 32-bit hash of the order id. Two orders that share a hash only wait for each other; batches
--- take their locks sorted by that hash, so a shared hash cannot make them wait in a cycle.
+-- The lock key is (5365261, hashint8(order_id)): a class of its own in the two-int4 key space
+-- (which PostgreSQL keeps apart from the bigint keys of the migrations' and the outbox relay's
+-- locks), and a 32-bit hash of the order id. Two orders that share a hash only wait for each
+-- other; whoever takes several takes them sorted by that hash, so a shared hash cannot make them
+-- wait in a cycle.
 CREATE OR REPLACE FUNCTION reserve_orders(p_keys uuid[], p_topics text[], p_orders bigint[],
                                p_stored boolean[], p_created_keys text[], p_failed_keys text[],
                                p_line_msg int[], p_line_product bigint[], p_line_count int[],

@@ -63,7 +63,14 @@ void prepare_reservation(pqxx::connection& conn) {
                " SELECT coalesce((SELECT status FROM d), 'duplicate'), (SELECT reason FROM d),"
                "  (SELECT count(*) FROM p), (SELECT count(*) FROM take)");
   // Only for the run with savepoints, whose messages each run on their own: locking per message
-  // would let two sidecars' batches deadlock.
+  // would let two sidecars' batches deadlock. The orders' claim locks first, sorted by lock key as
+  // reserve_orders() takes them, then the products: a single statement for one of these orders
+  // under another key, which holds its order lock while it waits for a product, is then waited
+  // for before any product is taken from it (the messages' statements take their order locks
+  // again, which a transaction already holding them passes).
+  conn.prepare("lock_batch_orders",
+               "SELECT pg_advisory_xact_lock(5365261, c.h) FROM (SELECT DISTINCT hashint8(o) AS h"
+               " FROM unnest($1::bigint[]) AS o ORDER BY 1) AS c");
   conn.prepare("lock_batch_products",
                "SELECT id FROM products WHERE id = ANY(ARRAY(SELECT unnest($1::bigint[])"
                " UNION SELECT product_id FROM order_items WHERE order_id = ANY($2::bigint[])))"
@@ -142,18 +149,20 @@ std::optional<Decision> reserve_order(pqxx::transaction_base& tx, const Message&
   return Decision{std::move(status), r[1].is_null() ? "" : r[1].as<std::string>()};
 }
 
-void lock_batch_products(pqxx::transaction_base& tx,
-                         const std::vector<std::optional<inventory::OrderCreated>>& msgs,
-                         const std::vector<std::size_t>& todo) {
-  std::vector<std::int64_t> products, stored_orders;
+void lock_batch(pqxx::transaction_base& tx,
+                const std::vector<std::optional<inventory::OrderCreated>>& msgs,
+                const std::vector<std::size_t>& todo) {
+  std::vector<std::int64_t> orders, products, stored_orders;
   for (std::size_t i : todo) {
     const auto& m = *msgs[i];
+    orders.push_back(m.order_id);
     if (!m.items) {
       stored_orders.push_back(m.order_id);
       continue;
     }
     for (const auto& line : *m.items) products.push_back(line.product_id);
   }
+  tx.exec_prepared("lock_batch_orders", inventory::int_array(orders));
   tx.exec_prepared("lock_batch_products", inventory::int_array(products),
                    inventory::int_array(stored_orders));
 }
@@ -176,7 +185,7 @@ void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
     return;
   }
 
-  lock_batch_products(tx, msgs, todo);
+  lock_batch(tx, msgs, todo);
   inventory::KeyGate gate(batch);
   for (std::size_t i : todo) {
     if (gate.blocked(i)) {

@@ -122,13 +122,41 @@ TEST_F(NoOverselling, TwoSidecarsOnOneDatabase) {
   expect_exactly_100();
 }
 
+// Sessions of the test database waiting for a lock.
+std::int64_t sessions_waiting(const std::string& dsn) {
+  return count_of(dsn,
+                  "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                  " AND wait_event_type = 'Lock'");
+}
+
+// Whether two sessions of the test database were seen waiting for each other before `done`
+// reached 2 (or 30 s passed). PostgreSQL breaks such a cycle only after deadlock_timeout (1 s),
+// by aborting one side, which the handler then hides (a batch re-runs message by message), so
+// the cycle itself is what is looked for.
+bool saw_wait_cycle(const std::string& dsn, const std::atomic<int>& done) {
+  pqxx::connection watcher(dsn);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (done < 2 && std::chrono::steady_clock::now() < until) {
+    pqxx::nontransaction q(watcher);
+    if (q.exec1("SELECT count(*) FROM pg_stat_activity x, pg_stat_activity y"
+                " WHERE x.datname = current_database() AND y.datname = current_database()"
+                "  AND x.pid < y.pid AND x.pid = ANY(pg_blocking_pids(y.pid))"
+                "  AND y.pid = ANY(pg_blocking_pids(x.pid))")[0]
+            .as<int>() > 0) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
 // One order sent under two keys at the same moment, decided by one sidecar's single-order
-// statement and another's batch, with a product in common. The interleaving that used to
-// deadlock, made certain: a third transaction holds the product; the single statement queues on
-// it first, then the batch (which claims the order before it locks products). When the product is
-// free the single statement gets it first and goes on to claim the order, which the batch had
-// claimed and holds while it waits for the product. Both now take the order's claim lock before
-// any product, so the batch waits on the single statement instead.
+// statement and another's batch, with a product in common. The interleaving that deadlocked
+// before migration 0010, made certain: a third transaction holds the product; the single
+// statement queues on it first, then the batch (which claims the order before it locks
+// products). When the product is free the single statement gets it first and goes on to claim
+// the order, which the batch had claimed and holds while it waits for the product. Both now take
+// the order's lock before any product, so the batch waits on the single statement instead.
 TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDeadlock) {
   using testkit::eventually;
   truncate_all(dsn_);
@@ -138,11 +166,6 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
   testkit::Host host_batch;
   ASSERT_TRUE(host_.start(*single, 1, 1));
   ASSERT_TRUE(host_batch.start(*batch, 1, 2));
-  auto waiting = [&] {
-    return count_of(dsn_,
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                    " AND wait_event_type = 'Lock'");
-  };
 
   pqxx::connection holder(dsn_);
   pqxx::work hold(holder);
@@ -154,42 +177,106 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
     single_out = host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
     ++done;
   });
-  ASSERT_TRUE(eventually([&] { return waiting() == 1; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 1; }, std::chrono::seconds(10)));
   std::thread b([&] {
     batch_out =
         host_batch.handle(*batch, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
                                    order(order_json(random_uuid(), 7002, {{20, 1}}), 7002)});
     ++done;
   });
-  ASSERT_TRUE(eventually([&] { return waiting() == 2; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 2; }, std::chrono::seconds(10)));
   hold.commit();
-  // A deadlock is a cycle of waits, which PostgreSQL breaks only after deadlock_timeout (1 s) by
-  // aborting one side; the handler would then hide it (the batch re-runs message by message), so
-  // the cycle itself is what is looked for until both are done.
-  pqxx::connection watcher(dsn_);
-  bool cycle = false;
-  while (done < 2 && !cycle) {
-    pqxx::nontransaction q(watcher);
-    cycle = q.exec1(
-                 "SELECT count(*) FROM pg_stat_activity x, pg_stat_activity y"
-                 " WHERE x.datname = current_database() AND y.datname = current_database()"
-                 "  AND x.pid < y.pid AND x.pid = ANY(pg_blocking_pids(y.pid))"
-                 "  AND y.pid = ANY(pg_blocking_pids(x.pid))")[0]
-                .as<int>() > 0;
-  }
+  bool cycle = saw_wait_cycle(dsn_, done);
   a.join();
   b.join();
   EXPECT_FALSE(cycle) << "the single statement and the batch waited on each other";
 
   ASSERT_EQ(single_out.size(), 1u);
   ASSERT_EQ(batch_out.size(), 2u);
-  // A deadlock would have cost one of them an abort: a retry with PostgreSQL's reason.
   EXPECT_EQ(single_out[0].kind, OutcomeKind::handled) << single_out[0].reason;
   EXPECT_EQ(batch_out[0].kind, OutcomeKind::duplicate) << batch_out[0].reason;
   EXPECT_EQ(batch_out[1].kind, OutcomeKind::handled) << batch_out[1].reason;
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
-  EXPECT_EQ(count_of(dsn_, "SELECT count FROM products WHERE id = 10"), 9);
-  EXPECT_EQ(count_of(dsn_, "SELECT count FROM products WHERE id = 20"), 9);
+  EXPECT_EQ(stock(dsn_, 10), 9);
+  EXPECT_EQ(stock(dsn_, 20), 9);
+}
+
+// A batch's fall-back run with savepoints (its one statement was refused: order 666) and a single
+// statement for one of its orders under another key. The fall-back run is held inside its first
+// message (order 7100) by a trigger that waits for a lock the test holds, with the batch's
+// products locked; the single statement for order 7001 then starts. Before the fall-back run took
+// its order locks with its products, the single statement got 7001's lock and waited for product
+// 10, and the fall-back run, let go, waited for 7001's lock: a cycle. Now the single statement
+// waits for the fall-back run's lock of 7001, and finds the order decided.
+TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDoNotDeadlock) {
+  using testkit::eventually;
+  truncate_all(dsn_);
+  load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    // The batch function's statement is refused (order 666); in the fall-back run, whose
+    // statements are not that function's, order 7100's reservation waits for lock (7, 7).
+    tx.exec0(R"(CREATE FUNCTION hold_fall_back() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
+          IF NEW.order_id = 7100 AND current_query() NOT LIKE '%reserve_orders(%' THEN
+            PERFORM pg_advisory_xact_lock(7, 7);
+          END IF;
+          RETURN NEW;
+        END $$)");
+    tx.exec0(
+        "CREATE TRIGGER hold_fall_back BEFORE INSERT ON reservations"
+        " FOR EACH ROW EXECUTE FUNCTION hold_fall_back()");
+    tx.commit();
+  }
+  auto batch = make();
+  auto single = make();
+  testkit::Host host_batch;
+  ASSERT_TRUE(host_batch.start(*batch, 1, 3));
+  ASSERT_TRUE(host_.start(*single, 1, 1));
+
+  pqxx::connection gate_conn(dsn_);
+  pqxx::work gate(gate_conn);
+  gate.exec1("SELECT pg_advisory_xact_lock(7, 7)");
+
+  std::vector<Outcome> batch_out, single_out;
+  std::atomic<int> done{0};
+  std::thread b([&] {
+    batch_out = host_batch.handle(*batch, {order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
+                                           order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
+                                           order(order_json(random_uuid(), 666, {{20, 1}}), 666)});
+    ++done;
+  });
+  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 1; }, std::chrono::seconds(10)));
+  std::thread a([&] {
+    single_out = host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
+    ++done;
+  });
+  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 2; }, std::chrono::seconds(10)));
+  gate.commit();
+  bool cycle = saw_wait_cycle(dsn_, done);
+  a.join();
+  b.join();
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0("DROP TRIGGER hold_fall_back ON reservations");
+    tx.exec0("DROP FUNCTION hold_fall_back()");
+    tx.commit();
+  }
+  EXPECT_FALSE(cycle) << "the fall-back run and the single statement waited on each other";
+
+  ASSERT_EQ(batch_out.size(), 3u);
+  ASSERT_EQ(single_out.size(), 1u);
+  EXPECT_EQ(batch_out[0].kind, OutcomeKind::handled) << batch_out[0].reason;
+  EXPECT_EQ(batch_out[1].kind, OutcomeKind::handled) << batch_out[1].reason;
+  EXPECT_EQ(batch_out[2].kind, OutcomeKind::failed) << batch_out[2].reason;
+  EXPECT_EQ(single_out[0].kind, OutcomeKind::duplicate) << single_out[0].reason;
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
+  EXPECT_EQ(stock(dsn_, 10), 9);
+  EXPECT_EQ(stock(dsn_, 20), 10);
+  EXPECT_EQ(stock(dsn_, 30), 9);
 }
 
 }  // namespace
