@@ -553,8 +553,9 @@ int main(int argc, char** argv) try {
   for (int w = 1; w <= warmups; ++w) {
     Result wb = b.bare(fmt::format("{}-w{}", run, w));
     Result ws = b.sidecar(fmt::format("{}-w{}", run, w));
-    fmt::print("  warm-up {} (not counted)               : bare {:.0f}, sidecar {:.0f} msgs/s\n", w,
-               wb.rate, ws.rate);
+    fmt::print("  warm-up {} (not counted)               : bare {:.0f}, sidecar {:.0f} msgs/s{}\n",
+               w, wb.rate, ws.rate, wb.ok && ws.ok ? "" : "   FAILED");
+    ok = ok && wb.ok && ws.ok;
   }
   for (int r = 1; r <= rounds; ++r) {
     Result bare = b.bare(fmt::format("{}-{}", run, r));

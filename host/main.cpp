@@ -15,7 +15,7 @@ commands:
   plugins [-c FILE]            list the plugins found, with their options
   migrate -c FILE              apply the pending migrations to the configured database
   publish -c FILE TOPIC JSON   send one message through the configured transport, print its outcome
-          [--timeout 10s] [--key K] [--header NAME=VALUE ...]
+          [--timeout 10s] [--key K] [--header|-H NAME=VALUE ...]
   listen -c FILE TOPIC         print the messages of a topic as they arrive, one JSON a line
   version                      print the version and SDK build tag
 )";
@@ -32,6 +32,16 @@ int main(int argc, char** argv) {
   cl.command = argv[1];
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
+    const bool takes_value = a == "-c" || a == "--config" || a == "--timeout" || a == "--key" ||
+                             a == "--header" || a == "-H";
+    if (takes_value && i + 1 >= argc) {
+      std::cerr << "sidecar: " << a << " needs a value\n";
+      return 2;
+    }
+    if ((a == "--key" || a == "--header" || a == "-H") && cl.command != "publish") {
+      std::cerr << "sidecar: " << a << " is an option of publish only\n";
+      return 2;
+    }
     if ((a == "-c" || a == "--config") && i + 1 < argc) {
       cl.config = argv[++i];
     } else if (a == "--timeout" && i + 1 < argc) {

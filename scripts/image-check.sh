@@ -23,7 +23,8 @@ engine=(podman --runtime runc)
 limits=(--ulimit nofile=16384:16384 --ulimit nproc=8192:8192)
 
 base_image() {  # $1: the Dockerfile's FROM
-  if "${engine[@]}" image exists "$1" || "${engine[@]}" pull -q "$1" >/dev/null 2>&1; then return; fi
+  # A registry's image first; then one imported by an earlier run; then a new one.
+  if "${engine[@]}" pull -q "$1" >/dev/null 2>&1 || "${engine[@]}" image exists "$1"; then return; fi
   local rootfs=$run/rootfs-bookworm
   if [ ! -x "$rootfs/bin/sh" ]; then
     echo "image-check: no registry; making $1 with debootstrap"
@@ -46,7 +47,11 @@ export PG_PORT=${IMAGE_PG_PORT:-55485} REDIS_PORT=${IMAGE_REDIS_PORT:-56485}
 export KAFKA_PORT=${IMAGE_KAFKA_PORT:-59291} KAFKA_CONTROLLER_PORT=${IMAGE_KAFKA_CONTROLLER_PORT:-59292}
 admin=127.0.0.1:${IMAGE_ADMIN_PORT:-19485}
 cleanup() {
-  "${engine[@]}" rm -f -t 0 "$container" >/dev/null 2>&1 || true
+  # By the name this run or an earlier, interrupted one wrote down.
+  if [ -f "$run/container" ]; then
+    "${engine[@]}" rm -f -t 0 "$(cat "$run/container")" >/dev/null 2>&1 || true
+    rm -f "$run/container"
+  fi
   scripts/services.sh stop "$run" >/dev/null 2>&1 || true
   tests/kafka/broker.sh stop "$run/kafka" >/dev/null 2>&1 || true
 }
@@ -79,6 +84,7 @@ psql "$PG_DSN" -q -v ON_ERROR_STOP=1 -f migrations/demo/demo_data.sql
 kc() { kcat -b "$KAFKA_BROKERS" "$@"; }
 for t in order payment inventory dlq products product-replies; do kc -L -t "$t" >/dev/null; done
 
+echo "$container" >"$run/container"
 in_image -d --name "$container" "$image" >/dev/null
 for _ in $(seq 1 60); do
   curl -fs "http://$admin/readyz" >/dev/null && break
@@ -117,12 +123,12 @@ done
 kc -t products -P -k q -H reply_to=product-replies -H correlation_id=1 <<<'{}'
 body='{"products":[{"id":1,"name":"keyboard","count":8},{"id":2,"name":"mouse","count":19},{"id":3,"name":"monitor","count":5},{"id":4,"name":"headset","count":8}]}'
 for _ in $(seq 1 60); do
-  replies=$(kc -t product-replies -C -o beginning -e -q -f '%h %s\n')
+  replies=$(kc -t product-replies -C -o beginning -e -q -f '%h %s\n') || true
   [[ $replies == *"correlation_id=1"*"$body"* ]] && break
   sleep 0.5
 done
 [[ $replies == *"correlation_id=1"*"$body"* ]] || fail "no reply to kcat's product query: $replies"
-reply=$(build/bin/sidecar publish -c configs/kafka.yaml --header reply_to=product-replies products \
+reply=$("$build"/bin/sidecar publish -c configs/kafka.yaml --header reply_to=product-replies products \
   '{"ids":[1,3]}') || true
 [[ $reply == *'{"products":[{"id":1,"name":"keyboard","count":8},{"id":3,"name":"monitor","count":5}]}'* ]] ||
   fail "the command line's product query answered: $reply"

@@ -11,7 +11,8 @@ namespace sidecar::host {
 
 int cmd_publish(const CommandLine& cl) {
   if (cl.args.size() != 2) {
-    std::cerr << "usage: sidecar publish -c FILE TOPIC JSON\n";
+    std::cerr << "usage: sidecar publish -c FILE TOPIC JSON [--timeout 10s] [--key K]"
+                 " [--header|-H NAME=VALUE ...]\n";
     return 2;
   }
   auto config = load_config_or_report(cl);

@@ -164,6 +164,17 @@ TEST_F(Cli, UnknownCommandAndMissingConfig) {
   EXPECT_NE(r.err.find("a config is required (-c FILE)"), std::string::npos);
 }
 
+TEST_F(Cli, PublishOptionsNeedAValueAndBelongToPublish) {
+  auto cfg = write(kBase);
+  auto last = run_sidecar({"publish", "-c", cfg, "in", "{}", "--key"});
+  EXPECT_EQ(last.exit_code, 2);
+  EXPECT_NE(last.err.find("--key needs a value"), std::string::npos) << last.err;
+  auto elsewhere = run_sidecar({"check", "-c", cfg, "-H", "reply_to=x"});
+  EXPECT_EQ(elsewhere.exit_code, 2);
+  EXPECT_NE(elsewhere.err.find("-H is an option of publish only"), std::string::npos)
+      << elsewhere.err;
+}
+
 TEST_F(Cli, PublishRefusesAHeaderWithoutNameAndValue) {
   for (const char* bad : {"reply_to", "=product-replies"}) {
     auto r = run_sidecar({"publish", "-c", write(kBase), "--header", bad, "in", "{}"});
