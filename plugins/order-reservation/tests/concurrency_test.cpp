@@ -1,6 +1,7 @@
 // No overselling: 500 orders from parallel workers and from two handler instances (two sidecars)
 // on stock that covers exactly 100 of them.
 #include <atomic>
+#include <functional>
 #include <thread>
 
 #include "fixture.hpp"
@@ -129,25 +130,43 @@ std::int64_t sessions_waiting(const std::string& dsn) {
                   " AND wait_event_type = 'Lock'");
 }
 
-// Whether two sessions of the test database were seen waiting for each other before `done`
-// reached 2 (or 30 s passed). PostgreSQL breaks such a cycle only after deadlock_timeout (1 s),
-// by aborting one side, which the handler then hides (a batch re-runs message by message), so
-// the cycle itself is what is looked for.
-bool saw_wait_cycle(const std::string& dsn, const std::atomic<int>& done) {
+// Runs `first` on a thread until it waits for a lock, then `second` on another until both wait,
+// then `release` (which ends what they wait for), and returns whether the two were then seen
+// waiting for each other before both finished. PostgreSQL breaks such a cycle only after
+// deadlock_timeout (1 s), by aborting one side, which the handler then hides (a batch re-runs
+// message by message), so the cycle itself is what is looked for.
+bool waited_for_each_other(const std::string& dsn, const std::function<void()>& first,
+                           const std::function<void()>& second,
+                           const std::function<void()>& release) {
+  using testkit::eventually;
+  std::atomic<int> done{0};
+  std::thread a([&] {
+    first();
+    ++done;
+  });
+  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn) == 1; }, std::chrono::seconds(10)));
+  std::thread b([&] {
+    second();
+    ++done;
+  });
+  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn) == 2; }, std::chrono::seconds(10)));
+  release();
+  bool cycle = false;
   pqxx::connection watcher(dsn);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (done < 2 && std::chrono::steady_clock::now() < until) {
+  while (!cycle && done < 2 && std::chrono::steady_clock::now() < until) {
     pqxx::nontransaction q(watcher);
-    if (q.exec1("SELECT count(*) FROM pg_stat_activity x, pg_stat_activity y"
-                " WHERE x.datname = current_database() AND y.datname = current_database()"
-                "  AND x.pid < y.pid AND x.pid = ANY(pg_blocking_pids(y.pid))"
-                "  AND y.pid = ANY(pg_blocking_pids(x.pid))")[0]
-            .as<int>() > 0) {
-      return true;
-    }
+    cycle = q.exec1(
+                 "SELECT count(*) FROM pg_stat_activity x, pg_stat_activity y"
+                 " WHERE x.datname = current_database() AND y.datname = current_database()"
+                 "  AND x.pid < y.pid AND x.pid = ANY(pg_blocking_pids(y.pid))"
+                 "  AND y.pid = ANY(pg_blocking_pids(x.pid))")[0]
+                .as<int>() > 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  return false;
+  a.join();
+  b.join();
+  return cycle;
 }
 
 // One order sent under two keys at the same moment, decided by one sidecar's single-order
@@ -158,7 +177,6 @@ bool saw_wait_cycle(const std::string& dsn, const std::atomic<int>& done) {
 // the order, which the batch had claimed and holds while it waits for the product. Both now take
 // the order's lock before any product, so the batch waits on the single statement instead.
 TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDeadlock) {
-  using testkit::eventually;
   truncate_all(dsn_);
   load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}});
   auto single = make();
@@ -172,23 +190,18 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
   hold.exec1("SELECT id FROM products WHERE id = 10 FOR UPDATE");
 
   std::vector<Outcome> single_out, batch_out;
-  std::atomic<int> done{0};
-  std::thread a([&] {
-    single_out = host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
-    ++done;
-  });
-  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 1; }, std::chrono::seconds(10)));
-  std::thread b([&] {
-    batch_out =
-        host_batch.handle(*batch, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
-                                   order(order_json(random_uuid(), 7002, {{20, 1}}), 7002)});
-    ++done;
-  });
-  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 2; }, std::chrono::seconds(10)));
-  hold.commit();
-  bool cycle = saw_wait_cycle(dsn_, done);
-  a.join();
-  b.join();
+  bool cycle = waited_for_each_other(
+      dsn_,
+      [&] {
+        single_out =
+            host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
+      },
+      [&] {
+        batch_out =
+            host_batch.handle(*batch, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
+                                       order(order_json(random_uuid(), 7002, {{20, 1}}), 7002)});
+      },
+      [&] { hold.commit(); });
   EXPECT_FALSE(cycle) << "the single statement and the batch waited on each other";
 
   ASSERT_EQ(single_out.size(), 1u);
@@ -209,7 +222,6 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
 // 10, and the fall-back run, let go, waited for 7001's lock: a cycle. Now the single statement
 // waits for the fall-back run's lock of 7001, and finds the order decided.
 TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDoNotDeadlock) {
-  using testkit::eventually;
   truncate_all(dsn_);
   load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
   {
@@ -241,23 +253,19 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDo
   gate.exec1("SELECT pg_advisory_xact_lock(7, 7)");
 
   std::vector<Outcome> batch_out, single_out;
-  std::atomic<int> done{0};
-  std::thread b([&] {
-    batch_out = host_batch.handle(*batch, {order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
-                                           order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
-                                           order(order_json(random_uuid(), 666, {{20, 1}}), 666)});
-    ++done;
-  });
-  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 1; }, std::chrono::seconds(10)));
-  std::thread a([&] {
-    single_out = host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
-    ++done;
-  });
-  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn_) == 2; }, std::chrono::seconds(10)));
-  gate.commit();
-  bool cycle = saw_wait_cycle(dsn_, done);
-  a.join();
-  b.join();
+  bool cycle = waited_for_each_other(
+      dsn_,
+      [&] {
+        batch_out =
+            host_batch.handle(*batch, {order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
+                                       order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
+                                       order(order_json(random_uuid(), 666, {{20, 1}}), 666)});
+      },
+      [&] {
+        single_out =
+            host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
+      },
+      [&] { gate.commit(); });
   {
     pqxx::connection c(dsn_);
     pqxx::work tx(c);
