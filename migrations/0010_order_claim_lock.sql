@@ -3,9 +3,9 @@
 -- order of the lock keys; the single-order statement (plugins/order-reservation/src/reserve.cpp)
 -- takes its order's lock after its key and before its products. Lock order of a batch: keys,
 -- order locks, order claims (decisions), products; of a single order: key, order lock, products,
--- order claim; of a batch's fall-back run with savepoints: order locks, products, then per message
--- its key and claim. Whoever claims an order holds its order lock from before any product lock
--- until the commit.
+-- order claim; of a batch's fall-back run with savepoints (plugins/order-reservation/src/
+-- reserve.cpp): keys, order locks, products, then each message's claim. Whoever claims an order
+-- holds its order lock from before any product lock until the commit.
 --
 -- Why: the single-order statement claims its order only after locking its products, because it
 -- claims the order with the decision those products allow, while a batch claims its orders before

@@ -25,9 +25,10 @@ struct Decision {
 // Without `savepoints`: the whole of `todo` in one statement, which locks the batch's products in
 // ascending id, checks every line against the running stock (earlier messages take stock first)
 // and writes everything; `tx` may be a pqxx::nontransaction. With `savepoints` (`tx` must then be
-// a transaction): the batch's products are locked first in one statement, in ascending id, then
-// each message runs on its own under a savepoint, so a message the database refuses costs only
-// itself. Writes provisional outcomes into `out` and, for each decided message, its decision.
+// a transaction): the batch's keys, order locks and products are taken first, each kind in one
+// statement and sorted, then each message runs on its own under a savepoint, so a message the
+// database refuses costs only itself (its key is given back). Writes provisional outcomes into
+// `out` and, for each decided message, its decision.
 void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
                    const std::vector<std::optional<inventory::OrderCreated>>& msgs,
                    const std::vector<std::size_t>& todo, const std::string& emit_topic,

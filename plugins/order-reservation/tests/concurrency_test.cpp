@@ -169,6 +169,32 @@ bool waited_for_each_other(const std::string& dsn, const std::function<void()>& 
   return cycle;
 }
 
+// With `on`, a trigger on `reservations` refuses order 666, so a batch holding it fails as one
+// statement and runs again message by message; in that fall-back run (whose statements are not
+// reserve_orders()'s) order 7100's reservation waits for the advisory lock (7, 7), which a test
+// holds to keep the run there. Without `on`, the trigger is dropped.
+void hold_fall_back_runs(const std::string& dsn, bool on) {
+  pqxx::connection c(dsn);
+  pqxx::work tx(c);
+  if (on) {
+    tx.exec0(R"(CREATE FUNCTION hold_fall_back() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
+          IF NEW.order_id = 7100 AND current_query() NOT LIKE '%reserve_orders(%' THEN
+            PERFORM pg_advisory_xact_lock(7, 7);
+          END IF;
+          RETURN NEW;
+        END $$)");
+    tx.exec0(
+        "CREATE TRIGGER hold_fall_back BEFORE INSERT ON reservations"
+        " FOR EACH ROW EXECUTE FUNCTION hold_fall_back()");
+  } else {
+    tx.exec0("DROP TRIGGER hold_fall_back ON reservations");
+    tx.exec0("DROP FUNCTION hold_fall_back()");
+  }
+  tx.commit();
+}
+
 // One order sent under two keys at the same moment, decided by one sidecar's single-order
 // statement and another's batch, with a product in common. The interleaving that deadlocked
 // before migration 0010, made certain: a third transaction holds the product; the single
@@ -224,24 +250,7 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
 TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDoNotDeadlock) {
   truncate_all(dsn_);
   load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
-  {
-    pqxx::connection c(dsn_);
-    pqxx::work tx(c);
-    // The batch function's statement is refused (order 666); in the fall-back run, whose
-    // statements are not that function's, order 7100's reservation waits for lock (7, 7).
-    tx.exec0(R"(CREATE FUNCTION hold_fall_back() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          IF NEW.order_id = 666 THEN RAISE EXCEPTION 'refused for the test'; END IF;
-          IF NEW.order_id = 7100 AND current_query() NOT LIKE '%reserve_orders(%' THEN
-            PERFORM pg_advisory_xact_lock(7, 7);
-          END IF;
-          RETURN NEW;
-        END $$)");
-    tx.exec0(
-        "CREATE TRIGGER hold_fall_back BEFORE INSERT ON reservations"
-        " FOR EACH ROW EXECUTE FUNCTION hold_fall_back()");
-    tx.commit();
-  }
+  hold_fall_back_runs(dsn_, true);
   auto batch = make();
   auto single = make();
   testkit::Host host_batch;
@@ -266,13 +275,7 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDo
             host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
       },
       [&] { gate.commit(); });
-  {
-    pqxx::connection c(dsn_);
-    pqxx::work tx(c);
-    tx.exec0("DROP TRIGGER hold_fall_back ON reservations");
-    tx.exec0("DROP FUNCTION hold_fall_back()");
-    tx.commit();
-  }
+  hold_fall_back_runs(dsn_, false);
   EXPECT_FALSE(cycle) << "the fall-back run and the single statement waited on each other";
 
   ASSERT_EQ(batch_out.size(), 3u);
@@ -285,6 +288,58 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDo
   EXPECT_EQ(stock(dsn_, 10), 9);
   EXPECT_EQ(stock(dsn_, 20), 10);
   EXPECT_EQ(stock(dsn_, 30), 9);
+}
+
+// A batch's fall-back run and a redelivery of one of its messages (the same key) in another
+// sidecar, as a single statement. The fall-back run is held inside its first message (order 7100)
+// with its order locks and products taken; the redelivery of order 7001's message then starts.
+// Before the fall-back run claimed its keys first, the redelivery took the key, waited for the
+// run's lock of order 7001, and the run, let go, waited for the key: a cycle. Now the redelivery
+// waits for the run's key, and is then a duplicate; the refused message's key is given back.
+TEST_F(ReservationTest, ABatchsFallBackRunAndARedeliveryOfOneOfItsMessagesDoNotDeadlock) {
+  truncate_all(dsn_);
+  load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
+  hold_fall_back_runs(dsn_, true);
+  auto batch = make();
+  auto single = make();
+  testkit::Host host_batch;
+  ASSERT_TRUE(host_batch.start(*batch, 1, 3));
+  ASSERT_TRUE(host_.start(*single, 1, 1));
+
+  pqxx::connection gate_conn(dsn_);
+  pqxx::work gate(gate_conn);
+  gate.exec1("SELECT pg_advisory_xact_lock(7, 7)");
+
+  const std::string refused_key = random_uuid();
+  const Message again = order(order_json(random_uuid(), 7001, {{10, 1}}), 7001);
+  std::vector<Outcome> batch_out, single_out;
+  bool cycle = waited_for_each_other(
+      dsn_,
+      [&] {
+        batch_out =
+            host_batch.handle(*batch, {order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
+                                       again, order(order_json(refused_key, 666, {{20, 1}}), 666)});
+      },
+      [&] { single_out = host_.handle(*single, {again}); }, [&] { gate.commit(); });
+  hold_fall_back_runs(dsn_, false);
+  EXPECT_FALSE(cycle) << "the fall-back run and the redelivery waited on each other";
+
+  ASSERT_EQ(batch_out.size(), 3u);
+  ASSERT_EQ(single_out.size(), 1u);
+  EXPECT_EQ(batch_out[0].kind, OutcomeKind::handled) << batch_out[0].reason;
+  EXPECT_EQ(batch_out[1].kind, OutcomeKind::handled) << batch_out[1].reason;
+  EXPECT_EQ(batch_out[2].kind, OutcomeKind::failed) << batch_out[2].reason;
+  EXPECT_EQ(single_out[0].kind, OutcomeKind::duplicate) << single_out[0].reason;
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
+  EXPECT_EQ(stock(dsn_, 10), 9);
+  // The refused message's key was given back: delivered again, it is handled, not a duplicate.
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys WHERE idempotent_key = '" +
+                               refused_key + "'"),
+            0);
+  auto retried = host_batch.handle(*batch, {order(order_json(refused_key, 666, {{20, 1}}), 666)});
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].kind, OutcomeKind::handled) << retried[0].reason;
+  EXPECT_EQ(stock(dsn_, 20), 9);
 }
 
 }  // namespace
