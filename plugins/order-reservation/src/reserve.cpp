@@ -1,5 +1,6 @@
 #include "reserve.hpp"
 
+#include <set>
 #include <stdexcept>
 
 #include "inventory/batch.hpp"
@@ -183,8 +184,8 @@ std::optional<Decision> reserve_order(pqxx::transaction_base& tx, const Message&
   return Decision{std::move(status), r[1].is_null() ? "" : r[1].as<std::string>()};
 }
 
-// Claims the keys of `todo` for a fall-back run; for each of `todo`, whether it claimed its key.
-std::vector<bool> claim_fall_back_keys(
+// Claims the keys of `todo` for a fall-back run; the keys it claimed (those not handled before).
+std::set<std::string> claim_fall_back_keys(
     pqxx::transaction_base& tx, std::span<const Message> batch,
     const std::vector<std::optional<inventory::OrderCreated>>& msgs,
     const std::vector<std::size_t>& todo) {
@@ -195,13 +196,13 @@ std::vector<bool> claim_fall_back_keys(
     topics.push_back(batch[i].topic);
     orders.push_back(msgs[i]->order_id);
   }
-  std::vector<bool> claimed(todo.size(), false);
+  std::set<std::string> claimed;
   for (const auto& row :
        tx.exec_prepared("claim_fall_back_keys", inventory::text_array(keys),
                         inventory::text_array(topics), inventory::int_array(orders))) {
     auto x = row[0].as<std::size_t>();
     if (x < 1 || x > todo.size()) throw std::runtime_error("claim_fall_back_keys: bad position");
-    claimed[x - 1] = true;
+    claimed.insert(keys[x - 1]);
   }
   return claimed;
 }
@@ -242,17 +243,19 @@ void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
     return;
   }
 
-  // Keys, order locks, products, then each message: the order a batch takes them in.
-  std::vector<bool> claimed = claim_fall_back_keys(tx, batch, msgs, todo);
+  // Keys, order locks, products, then each message: the order a batch takes them in. A key this
+  // run claimed stays open until a message of it goes through (handled, or its order decided
+  // under another key); another message with the same key runs only if none has yet. The keys
+  // still open at the end belong to messages that will come back, and are given back.
+  std::set<std::string> open = claim_fall_back_keys(tx, batch, msgs, todo);
   lock_batch(tx, msgs, todo);
   inventory::KeyGate gate(batch);
-  std::vector<std::string> released;
-  for (std::size_t j = 0; j < todo.size(); ++j) {
-    const std::size_t i = todo[j];
+  for (std::size_t i : todo) {
+    const std::string& key = msgs[i]->idempotent_key;
     if (gate.blocked(i)) {
       out[i] = inventory::KeyGate::waiting();
-    } else if (!claimed[j]) {
-      out[i] = Outcome::duplicate();  // handled before, or an earlier message of this batch has it
+    } else if (open.count(key) == 0) {
+      out[i] = Outcome::duplicate();  // handled before this run, or by a message of it
     } else {
       std::optional<Decision> decided;
       Outcome o = inventory::one_message(tx, true, [&](pqxx::transaction_base& t) {
@@ -260,17 +263,15 @@ void reserve_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
         return decided ? Outcome::ok() : Outcome::duplicate();
       });
       gate.note(i, o);
+      if (o.kind == OutcomeKind::handled || o.kind == OutcomeKind::duplicate) open.erase(key);
       if (o.kind == OutcomeKind::handled) decisions[i] = std::move(decided);
       out[i] = std::move(o);
     }
-    // A message that will come back must not find its key taken.
-    if (claimed[j] && out[i].kind != OutcomeKind::handled &&
-        out[i].kind != OutcomeKind::duplicate) {
-      released.push_back(msgs[i]->idempotent_key);
-    }
   }
-  if (!released.empty())
-    tx.exec_prepared("release_fall_back_keys", inventory::text_array(released));
+  if (!open.empty()) {
+    tx.exec_prepared("release_fall_back_keys",
+                     inventory::text_array(std::vector<std::string>(open.begin(), open.end())));
+  }
 }
 
 }  // namespace sidecar::order_reservation

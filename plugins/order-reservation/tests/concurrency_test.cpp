@@ -172,10 +172,12 @@ bool waited_for_each_other(const std::string& dsn, const std::function<void()>& 
 // With `on`, a trigger on `reservations` refuses order 666, so a batch holding it fails as one
 // statement and runs again message by message; in that fall-back run (whose statements are not
 // reserve_orders()'s) order 7100's reservation waits for the advisory lock (7, 7), which a test
-// holds to keep the run there. Without `on`, the trigger is dropped.
+// holds to keep the run there. Without `on`, there is no such trigger.
 void hold_fall_back_runs(const std::string& dsn, bool on) {
   pqxx::connection c(dsn);
   pqxx::work tx(c);
+  tx.exec0("DROP TRIGGER IF EXISTS hold_fall_back ON reservations");
+  tx.exec0("DROP FUNCTION IF EXISTS hold_fall_back()");
   if (on) {
     tx.exec0(R"(CREATE FUNCTION hold_fall_back() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -188,12 +190,23 @@ void hold_fall_back_runs(const std::string& dsn, bool on) {
     tx.exec0(
         "CREATE TRIGGER hold_fall_back BEFORE INSERT ON reservations"
         " FOR EACH ROW EXECUTE FUNCTION hold_fall_back()");
-  } else {
-    tx.exec0("DROP TRIGGER hold_fall_back ON reservations");
-    tx.exec0("DROP FUNCTION hold_fall_back()");
   }
   tx.commit();
 }
+
+// Installs the trigger of hold_fall_back_runs() for a test's lifetime, however the test ends.
+struct FallBackHeld {
+  explicit FallBackHeld(std::string d) : dsn(std::move(d)) { hold_fall_back_runs(dsn, true); }
+  ~FallBackHeld() {
+    try {
+      hold_fall_back_runs(dsn, false);
+    } catch (...) {
+    }
+  }
+  FallBackHeld(const FallBackHeld&) = delete;
+  FallBackHeld& operator=(const FallBackHeld&) = delete;
+  std::string dsn;
+};
 
 // One order sent under two keys at the same moment, decided by one sidecar's single-order
 // statement and another's batch, with a product in common. The interleaving that deadlocked
@@ -250,7 +263,7 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
 TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDoNotDeadlock) {
   truncate_all(dsn_);
   load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
-  hold_fall_back_runs(dsn_, true);
+  FallBackHeld held(dsn_);
   auto batch = make();
   auto single = make();
   testkit::Host host_batch;
@@ -275,7 +288,6 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDo
             host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
       },
       [&] { gate.commit(); });
-  hold_fall_back_runs(dsn_, false);
   EXPECT_FALSE(cycle) << "the fall-back run and the single statement waited on each other";
 
   ASSERT_EQ(batch_out.size(), 3u);
@@ -299,7 +311,7 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDo
 TEST_F(ReservationTest, ABatchsFallBackRunAndARedeliveryOfOneOfItsMessagesDoNotDeadlock) {
   truncate_all(dsn_);
   load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
-  hold_fall_back_runs(dsn_, true);
+  FallBackHeld held(dsn_);
   auto batch = make();
   auto single = make();
   testkit::Host host_batch;
@@ -321,7 +333,6 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndARedeliveryOfOneOfItsMessagesDoNotD
                                        again, order(order_json(refused_key, 666, {{20, 1}}), 666)});
       },
       [&] { single_out = host_.handle(*single, {again}); }, [&] { gate.commit(); });
-  hold_fall_back_runs(dsn_, false);
   EXPECT_FALSE(cycle) << "the fall-back run and the redelivery waited on each other";
 
   ASSERT_EQ(batch_out.size(), 3u);
@@ -332,7 +343,9 @@ TEST_F(ReservationTest, ABatchsFallBackRunAndARedeliveryOfOneOfItsMessagesDoNotD
   EXPECT_EQ(single_out[0].kind, OutcomeKind::duplicate) << single_out[0].reason;
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
   EXPECT_EQ(stock(dsn_, 10), 9);
-  // The refused message's key was given back: delivered again, it is handled, not a duplicate.
+  // The refused message's key was given back: delivered again (no longer refused), it is handled,
+  // not a duplicate.
+  hold_fall_back_runs(dsn_, false);
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys WHERE idempotent_key = '" +
                                refused_key + "'"),
             0);

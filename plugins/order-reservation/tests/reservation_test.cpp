@@ -300,6 +300,44 @@ TEST_F(ReservationTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
   EXPECT_EQ(stock(dsn_, 1), 6);
 }
 
+// A batch that runs again message by message (order 666 is refused) holds one idempotency key
+// under two transport keys. Its first message waits behind the refused one (same transport key),
+// so it will come back; the second is reserved in its place rather than passing for a duplicate
+// of a message that has not gone through. Delivered again, the first is the duplicate (Redis on).
+TEST_F(ReservationTest, AKeyWhoseFirstMessageComesBackIsReservedByItsNextOneInTheBatch) {
+  refuse_reservations_of_order_666(dsn_, "INSERT");
+  struct DropTrigger {
+    std::string dsn;
+    ~DropTrigger() {
+      pqxx::connection c(dsn);
+      pqxx::work tx(c);
+      tx.exec0("DROP TRIGGER IF EXISTS refuse_666 ON reservations");
+      tx.exec0("DROP FUNCTION IF EXISTS refuse_666()");
+      tx.commit();
+    }
+  } drop{dsn_};
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  const std::string payload = order_json(random_uuid(), 7300, {{1, 1}});
+  std::vector<Message> batch = {
+      testkit::message("order", "t1", order_json(random_uuid(), 666, {{1, 1}})),
+      testkit::message("order", "t1", payload),
+      testkit::message("order", "t2", payload),
+  };
+  auto out = host_.handle(*h, batch);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, OutcomeKind::failed) << out[0].reason;
+  EXPECT_EQ(out[1].kind, OutcomeKind::retry) << out[1].reason;
+  EXPECT_EQ(out[2].kind, OutcomeKind::handled) << out[2].reason;
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7300"), 1);
+  EXPECT_EQ(stock(dsn_, 1), 9);
+  auto again = host_.handle(*h, {batch[1]});
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].kind, OutcomeKind::duplicate) << again[0].reason;
+  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7300"), 1);
+  EXPECT_EQ(stock(dsn_, 1), 9);
+}
+
 // The whole batch is one statement, yet decided in batch order against the running stock: the
 // earlier of two orders that want the last unit gets it.
 TEST_F(ReservationTest, ABatchWhoseOrdersAllFitIsReservedWhole) {
