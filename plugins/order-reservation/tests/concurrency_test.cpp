@@ -253,103 +253,89 @@ TEST_F(ReservationTest, OneOrderUnderTwoKeysInASingleStatementAndABatchDoesNotDe
   EXPECT_EQ(stock(dsn_, 20), 9);
 }
 
-// A batch's fall-back run with savepoints (its one statement was refused: order 666) and a single
-// statement for one of its orders under another key. The fall-back run is held inside its first
-// message (order 7100) by a trigger that waits for a lock the test holds, with the batch's
-// products locked; the single statement for order 7001 then starts. Before the fall-back run took
+// A batch's fall-back run with savepoints (its one statement is refused: order 666) held inside
+// its first message, order 7100 (product 30), by the trigger of hold_fall_back_runs() until the
+// test lets it go, while another sidecar's single statement comes in.
+class FallBackRace : public ReservationTest {
+ protected:
+  void SetUp() override {
+    ReservationTest::SetUp();
+    truncate_all(dsn_);
+    load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
+    held_ = std::make_unique<FallBackHeld>(dsn_);
+    batch_ = make();
+    single_ = make();
+    ASSERT_TRUE(host_batch_.start(*batch_, 1, 3));
+    ASSERT_TRUE(host_.start(*single_, 1, 1));
+  }
+
+  // The batch `first` (order 7100 first), then `second` in the single sidecar once the batch's
+  // fall-back run is held; whether they waited for each other. Their outcomes in `first_out` and
+  // `second_out`.
+  bool race(const std::vector<Message>& first, const std::vector<Message>& second) {
+    pqxx::connection gate_conn(dsn_);
+    pqxx::work gate(gate_conn);
+    gate.exec1("SELECT pg_advisory_xact_lock(7, 7)");
+    return waited_for_each_other(
+        dsn_, [&] { first_out = host_batch_.handle(*batch_, first); },
+        [&] { second_out = host_.handle(*single_, second); }, [&] { gate.commit(); });
+  }
+
+  std::unique_ptr<FallBackHeld> held_;
+  testkit::Host host_batch_;  // before the handlers: they may still log while they stop
+  std::unique_ptr<OrderReservation> batch_;
+  std::unique_ptr<OrderReservation> single_;
+  std::vector<Outcome> first_out, second_out;
+};
+
+// A single statement for one of the run's orders under another key. Before the fall-back run took
 // its order locks with its products, the single statement got 7001's lock and waited for product
 // 10, and the fall-back run, let go, waited for 7001's lock: a cycle. Now the single statement
 // waits for the fall-back run's lock of 7001, and finds the order decided.
-TEST_F(ReservationTest, ABatchsFallBackRunAndASingleStatementForOneOfItsOrdersDoNotDeadlock) {
-  truncate_all(dsn_);
-  load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
-  FallBackHeld held(dsn_);
-  auto batch = make();
-  auto single = make();
-  testkit::Host host_batch;
-  ASSERT_TRUE(host_batch.start(*batch, 1, 3));
-  ASSERT_TRUE(host_.start(*single, 1, 1));
-
-  pqxx::connection gate_conn(dsn_);
-  pqxx::work gate(gate_conn);
-  gate.exec1("SELECT pg_advisory_xact_lock(7, 7)");
-
-  std::vector<Outcome> batch_out, single_out;
-  bool cycle = waited_for_each_other(
-      dsn_,
-      [&] {
-        batch_out =
-            host_batch.handle(*batch, {order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
-                                       order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
-                                       order(order_json(random_uuid(), 666, {{20, 1}}), 666)});
-      },
-      [&] {
-        single_out =
-            host_.handle(*single, {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
-      },
-      [&] { gate.commit(); });
+TEST_F(FallBackRace, ASingleStatementForOneOfItsOrdersUnderAnotherKeyDoesNotDeadlockWithIt) {
+  bool cycle = race({order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
+                     order(order_json(random_uuid(), 7001, {{10, 1}}), 7001),
+                     order(order_json(random_uuid(), 666, {{20, 1}}), 666)},
+                    {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
   EXPECT_FALSE(cycle) << "the fall-back run and the single statement waited on each other";
-
-  ASSERT_EQ(batch_out.size(), 3u);
-  ASSERT_EQ(single_out.size(), 1u);
-  EXPECT_EQ(batch_out[0].kind, OutcomeKind::handled) << batch_out[0].reason;
-  EXPECT_EQ(batch_out[1].kind, OutcomeKind::handled) << batch_out[1].reason;
-  EXPECT_EQ(batch_out[2].kind, OutcomeKind::failed) << batch_out[2].reason;
-  EXPECT_EQ(single_out[0].kind, OutcomeKind::duplicate) << single_out[0].reason;
+  ASSERT_EQ(first_out.size(), 3u);
+  ASSERT_EQ(second_out.size(), 1u);
+  EXPECT_EQ(first_out[0].kind, OutcomeKind::handled) << first_out[0].reason;
+  EXPECT_EQ(first_out[1].kind, OutcomeKind::handled) << first_out[1].reason;
+  EXPECT_EQ(first_out[2].kind, OutcomeKind::failed) << first_out[2].reason;
+  EXPECT_EQ(second_out[0].kind, OutcomeKind::duplicate) << second_out[0].reason;
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
   EXPECT_EQ(stock(dsn_, 10), 9);
   EXPECT_EQ(stock(dsn_, 20), 10);
   EXPECT_EQ(stock(dsn_, 30), 9);
 }
 
-// A batch's fall-back run and a redelivery of one of its messages (the same key) in another
-// sidecar, as a single statement. The fall-back run is held inside its first message (order 7100)
-// with its order locks and products taken; the redelivery of order 7001's message then starts.
-// Before the fall-back run claimed its keys first, the redelivery took the key, waited for the
-// run's lock of order 7001, and the run, let go, waited for the key: a cycle. Now the redelivery
-// waits for the run's key, and is then a duplicate; the refused message's key is given back.
-TEST_F(ReservationTest, ABatchsFallBackRunAndARedeliveryOfOneOfItsMessagesDoNotDeadlock) {
-  truncate_all(dsn_);
-  load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}, {30, "spare", 10}});
-  FallBackHeld held(dsn_);
-  auto batch = make();
-  auto single = make();
-  testkit::Host host_batch;
-  ASSERT_TRUE(host_batch.start(*batch, 1, 3));
-  ASSERT_TRUE(host_.start(*single, 1, 1));
-
-  pqxx::connection gate_conn(dsn_);
-  pqxx::work gate(gate_conn);
-  gate.exec1("SELECT pg_advisory_xact_lock(7, 7)");
-
+// A redelivery of one of the run's messages (the same key). Before the fall-back run claimed its
+// keys first, the redelivery took the key, waited for the run's lock of order 7001, and the run,
+// let go, waited for the key: a cycle. Now the redelivery waits for the run's key, and is then a
+// duplicate; the refused message's key is given back.
+TEST_F(FallBackRace, ARedeliveryOfOneOfItsMessagesDoesNotDeadlockWithIt) {
   const std::string refused_key = random_uuid();
   const Message again = order(order_json(random_uuid(), 7001, {{10, 1}}), 7001);
-  std::vector<Outcome> batch_out, single_out;
-  bool cycle = waited_for_each_other(
-      dsn_,
-      [&] {
-        batch_out =
-            host_batch.handle(*batch, {order(order_json(random_uuid(), 7100, {{30, 1}}), 7100),
-                                       again, order(order_json(refused_key, 666, {{20, 1}}), 666)});
-      },
-      [&] { single_out = host_.handle(*single, {again}); }, [&] { gate.commit(); });
+  bool cycle = race({order(order_json(random_uuid(), 7100, {{30, 1}}), 7100), again,
+                     order(order_json(refused_key, 666, {{20, 1}}), 666)},
+                    {again});
   EXPECT_FALSE(cycle) << "the fall-back run and the redelivery waited on each other";
-
-  ASSERT_EQ(batch_out.size(), 3u);
-  ASSERT_EQ(single_out.size(), 1u);
-  EXPECT_EQ(batch_out[0].kind, OutcomeKind::handled) << batch_out[0].reason;
-  EXPECT_EQ(batch_out[1].kind, OutcomeKind::handled) << batch_out[1].reason;
-  EXPECT_EQ(batch_out[2].kind, OutcomeKind::failed) << batch_out[2].reason;
-  EXPECT_EQ(single_out[0].kind, OutcomeKind::duplicate) << single_out[0].reason;
+  ASSERT_EQ(first_out.size(), 3u);
+  ASSERT_EQ(second_out.size(), 1u);
+  EXPECT_EQ(first_out[0].kind, OutcomeKind::handled) << first_out[0].reason;
+  EXPECT_EQ(first_out[1].kind, OutcomeKind::handled) << first_out[1].reason;
+  EXPECT_EQ(first_out[2].kind, OutcomeKind::failed) << first_out[2].reason;
+  EXPECT_EQ(second_out[0].kind, OutcomeKind::duplicate) << second_out[0].reason;
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
   EXPECT_EQ(stock(dsn_, 10), 9);
   // The refused message's key was given back: delivered again (no longer refused), it is handled,
   // not a duplicate.
-  hold_fall_back_runs(dsn_, false);
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys WHERE idempotent_key = '" +
                                refused_key + "'"),
             0);
-  auto retried = host_batch.handle(*batch, {order(order_json(refused_key, 666, {{20, 1}}), 666)});
+  held_.reset();
+  auto retried = host_batch_.handle(*batch_, {order(order_json(refused_key, 666, {{20, 1}}), 666)});
   ASSERT_EQ(retried.size(), 1u);
   EXPECT_EQ(retried[0].kind, OutcomeKind::handled) << retried[0].reason;
   EXPECT_EQ(stock(dsn_, 20), 9);
