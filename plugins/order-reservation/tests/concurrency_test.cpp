@@ -281,6 +281,19 @@ class FallBackRace : public ReservationTest {
         [&] { second_out = host_.handle(*single_, second); }, [&] { gate.commit(); });
   }
 
+  // The run as both tests end it: orders 7100 and 7001 reserved, 666 refused; the single
+  // statement's message a duplicate; order 7001 reserved once, from product 10.
+  void expect_run_through_and_second_a_duplicate() {
+    ASSERT_EQ(first_out.size(), 3u);
+    ASSERT_EQ(second_out.size(), 1u);
+    EXPECT_EQ(first_out[0].kind, OutcomeKind::handled) << first_out[0].reason;
+    EXPECT_EQ(first_out[1].kind, OutcomeKind::handled) << first_out[1].reason;
+    EXPECT_EQ(first_out[2].kind, OutcomeKind::failed) << first_out[2].reason;
+    EXPECT_EQ(second_out[0].kind, OutcomeKind::duplicate) << second_out[0].reason;
+    EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
+    EXPECT_EQ(stock(dsn_, 10), 9);
+  }
+
   std::unique_ptr<FallBackHeld> held_;
   testkit::Host host_batch_;  // before the handlers: they may still log while they stop
   std::unique_ptr<OrderReservation> batch_;
@@ -298,14 +311,7 @@ TEST_F(FallBackRace, ASingleStatementForOneOfItsOrdersUnderAnotherKeyDoesNotDead
                      order(order_json(random_uuid(), 666, {{20, 1}}), 666)},
                     {order(order_json(random_uuid(), 7001, {{10, 1}}), 7001)});
   EXPECT_FALSE(cycle) << "the fall-back run and the single statement waited on each other";
-  ASSERT_EQ(first_out.size(), 3u);
-  ASSERT_EQ(second_out.size(), 1u);
-  EXPECT_EQ(first_out[0].kind, OutcomeKind::handled) << first_out[0].reason;
-  EXPECT_EQ(first_out[1].kind, OutcomeKind::handled) << first_out[1].reason;
-  EXPECT_EQ(first_out[2].kind, OutcomeKind::failed) << first_out[2].reason;
-  EXPECT_EQ(second_out[0].kind, OutcomeKind::duplicate) << second_out[0].reason;
-  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
-  EXPECT_EQ(stock(dsn_, 10), 9);
+  expect_run_through_and_second_a_duplicate();
   EXPECT_EQ(stock(dsn_, 20), 10);
   EXPECT_EQ(stock(dsn_, 30), 9);
 }
@@ -321,14 +327,7 @@ TEST_F(FallBackRace, ARedeliveryOfOneOfItsMessagesDoesNotDeadlockWithIt) {
                      order(order_json(refused_key, 666, {{20, 1}}), 666)},
                     {again});
   EXPECT_FALSE(cycle) << "the fall-back run and the redelivery waited on each other";
-  ASSERT_EQ(first_out.size(), 3u);
-  ASSERT_EQ(second_out.size(), 1u);
-  EXPECT_EQ(first_out[0].kind, OutcomeKind::handled) << first_out[0].reason;
-  EXPECT_EQ(first_out[1].kind, OutcomeKind::handled) << first_out[1].reason;
-  EXPECT_EQ(first_out[2].kind, OutcomeKind::failed) << first_out[2].reason;
-  EXPECT_EQ(second_out[0].kind, OutcomeKind::duplicate) << second_out[0].reason;
-  EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM reservations WHERE order_id = 7001"), 1);
-  EXPECT_EQ(stock(dsn_, 10), 9);
+  expect_run_through_and_second_a_duplicate();
   // The refused message's key was given back: delivered again (no longer refused), it is handled,
   // not a duplicate.
   EXPECT_EQ(count_of(dsn_, "SELECT count(*) FROM handled_keys WHERE idempotent_key = '" +
