@@ -14,12 +14,8 @@ KafkaTransport::KafkaTransport(const Options& options) : settings_(parse_setting
 
 KafkaTransport::~KafkaTransport() {
   stop();
-  std::shared_ptr<Producer> client;
-  {
-    std::lock_guard lock(mu_);
-    client = producer_.exchange(nullptr);
-  }
-  if (client) client->close(settings_.revoke_timeout);
+  // The producer a client-side request() opened, if any; closing a closed one does nothing.
+  if (Producer* client = producer_.exchange(nullptr)) client->close(settings_.revoke_timeout);
 }
 
 void KafkaTransport::log(LogLevel level, const std::string& text) const noexcept {
@@ -51,10 +47,12 @@ Status KafkaTransport::start(const TransportContext& ctx) noexcept {
         producer->close(std::chrono::milliseconds(0));
         return st;
       }
-      book_.store(consumer->book());
+      books_.push_back(consumer->book());
+      book_.store(books_.back().get());
     }
     // A producer opened earlier for request() is replaced; its deliveries are flushed first.
-    if (auto earlier = producer_.exchange(std::move(producer))) {
+    producers_.push_back(std::move(producer));
+    if (Producer* earlier = producer_.exchange(producers_.back().get())) {
       earlier->close(settings_.revoke_timeout);
     }
     consumer_ = std::move(consumer);
@@ -75,7 +73,7 @@ void KafkaTransport::stop() noexcept {
   // The producer and the book stay reachable meanwhile: in-flight messages still being acked
   // may need to send their replies.
   if (consumer) consumer->close();
-  std::shared_ptr<Producer> producer;
+  Producer* producer = nullptr;
   {
     std::lock_guard lock(mu_);
     producer = producer_.exchange(nullptr);
@@ -98,14 +96,14 @@ void KafkaTransport::resume() noexcept {
 void KafkaTransport::ack(const Message& msg, const Reply& reply) noexcept {
   // Once per message, on the thread serving delivery reports while a worker publishes: atomic
   // loads rather than the mutex both would take.
-  std::shared_ptr<PartitionBook> book = book_.load();
-  if (!book) return;
+  PartitionBook* book = book_.load(std::memory_order_acquire);
+  if (book == nullptr) return;
   const std::uint64_t tag = msg.delivery_tag;
   try {
     auto reply_to = msg.header(kReplyToHeader);
-    std::shared_ptr<Producer> producer;
-    if (reply_to && !reply_to->empty()) producer = producer_.load();
-    if (producer) {
+    Producer* producer = nullptr;
+    if (reply_to && !reply_to->empty()) producer = producer_.load(std::memory_order_acquire);
+    if (producer != nullptr) {
       Message out;
       out.topic = *reply_to;
       out.key = msg.key;
@@ -139,16 +137,17 @@ void KafkaTransport::ack(const Message& msg, const Reply& reply) noexcept {
   }
 }
 
-std::shared_ptr<Producer> KafkaTransport::producer(Status& status) noexcept {
-  if (auto running = producer_.load()) return running;
+Producer* KafkaTransport::producer(Status& status) noexcept {
+  if (Producer* running = producer_.load(std::memory_order_acquire)) return running;
   std::lock_guard lock(mu_);
-  if (auto opened = producer_.load()) return opened;
+  if (Producer* opened = producer_.load()) return opened;
   try {
     auto p = std::make_shared<Producer>(host_);
     status = p->open(settings_);
     if (!status) return nullptr;
-    producer_.store(p);
-    return p;
+    producers_.push_back(std::move(p));
+    producer_.store(producers_.back().get());
+    return producers_.back().get();
   } catch (const std::exception& e) {
     status = Status::error(fmt::format("kafka: producer: {}", e.what()));
     return nullptr;
@@ -157,8 +156,8 @@ std::shared_ptr<Producer> KafkaTransport::producer(Status& status) noexcept {
 
 void KafkaTransport::publish(const Message& msg, PublishCallback done) noexcept {
   Status st;
-  auto p = producer(st);
-  if (!p) {
+  Producer* p = producer(st);
+  if (p == nullptr) {
     try {
       if (done) done(st);
     } catch (...) {
@@ -174,8 +173,8 @@ void KafkaTransport::publish(const Message& msg, PublishCallback done) noexcept 
 
 bool KafkaTransport::ready() const noexcept {
   std::lock_guard lock(mu_);
-  auto p = producer_.load();
-  return running_ && p && p->reachable();
+  Producer* p = producer_.load();
+  return running_ && p != nullptr && p->reachable();
 }
 
 Reply KafkaTransport::request(const Message& msg, std::chrono::milliseconds timeout) noexcept {
@@ -196,8 +195,8 @@ Reply KafkaTransport::request_unguarded(const Message& msg, std::chrono::millise
                         deadline - std::chrono::steady_clock::now()));
   };
   Status st;
-  auto p = producer(st);
-  if (!p) return {"error", st.message(), std::nullopt};
+  Producer* p = producer(st);
+  if (p == nullptr) return {"error", st.message(), std::nullopt};
 
   Message out = msg;
   auto reply_to = msg.header(kReplyToHeader);

@@ -41,8 +41,9 @@ class KafkaTransport final : public Transport {
                 const std::function<bool()>& should_stop) noexcept override;
 
  private:
-  // The running producer, or (client side) one opened on first use.
-  std::shared_ptr<Producer> producer(Status& status) noexcept;
+  // The running producer, or (client side) one opened on first use; it lives as long as the
+  // transport.
+  Producer* producer(Status& status) noexcept;
   Reply request_unguarded(const Message& msg, std::chrono::milliseconds timeout);
   void log(LogLevel level, const std::string& text) const noexcept;
 
@@ -51,9 +52,15 @@ class KafkaTransport final : public Transport {
   mutable std::mutex mu_;  // guards the members below, never held across a broker call
   bool running_ = false;
   std::unique_ptr<GroupConsumer> consumer_;
-  // Changed under mu_, read without it: publish() and ack() load them once per message.
-  std::atomic<std::shared_ptr<Producer>> producer_;
-  std::atomic<std::shared_ptr<PartitionBook>> book_;
+  // Every producer and book this transport made, kept until it is destroyed: publish() and ack()
+  // read the current ones through the plain pointers below once per message, without the lock
+  // and the reference counting of an atomic shared_ptr, so one of them racing stop() may still
+  // use an object stop() has just closed, which must therefore stay allocated. A transport makes
+  // one of each per start().
+  std::vector<std::shared_ptr<Producer>> producers_;
+  std::vector<std::shared_ptr<PartitionBook>> books_;
+  std::atomic<Producer*> producer_{nullptr};
+  std::atomic<PartitionBook*> book_{nullptr};
 };
 
 }  // namespace sidecar::kafka
