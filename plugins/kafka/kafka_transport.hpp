@@ -56,9 +56,11 @@ class KafkaTransport final : public Transport {
   // read the current ones through the plain pointers below once per message, without the lock
   // and the reference counting of an atomic shared_ptr, so one of them racing stop() may still
   // use an object stop() has just closed, which must therefore stay allocated. A transport makes
-  // one of each per start().
-  std::vector<std::shared_ptr<Producer>> producers_;
+  // a book per start() and a producer per start() or per client-side first use; a closed
+  // producer has released its client and thread. The producers are declared last, so they are
+  // destroyed (closed, their callbacks answered) before the books those callbacks finish in.
   std::vector<std::shared_ptr<PartitionBook>> books_;
+  std::vector<std::shared_ptr<Producer>> producers_;
   std::atomic<Producer*> producer_{nullptr};
   std::atomic<PartitionBook*> book_{nullptr};
 };
