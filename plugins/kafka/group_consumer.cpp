@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kafka_message.hpp"
@@ -74,12 +75,9 @@ Status GroupConsumer::open(const std::vector<std::string>& topics) {
 void GroupConsumer::run() noexcept {
   auto next_commit = std::chrono::steady_clock::now() + settings_.commit_interval;
   const int poll_ms = static_cast<int>(settings_.poll_timeout.count());
-  // Polled but not handed over yet: a poll that was waiting when the host paused us returns
-  // messages after the pause, and those wait here until resume().
-  std::vector<Fetched> fetched;
   std::vector<Message> burst;
   while (!stop_.load()) {
-    if (!paused() && !fetched.empty()) deliver(fetched, burst);
+    if (!paused() && !fetched_.empty()) deliver(burst);
     if (held()) {
       // Soft pause: not polling leaves librdkafka's prefetched messages where they are, so a
       // short push-back costs nothing. Only a long one pauses the partitions, which drops the
@@ -100,12 +98,12 @@ void GroupConsumer::run() noexcept {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         handle_error(*m);
       } else {
-        fetch(*m, fetched);
+        fetch(*m);
       }
-      if (fetched.size() >= kBurst || stop_.load()) break;
+      if (fetched_.size() >= kBurst || stop_.load()) break;
       m.reset(rd_kafka_consumer_poll(rk_.get(), 0));
     }
-    if (!paused() && !fetched.empty()) deliver(fetched, burst);
+    if (!paused() && !fetched_.empty()) deliver(burst);
     if (std::chrono::steady_clock::now() >= next_commit) {
       // Asynchronous: the answer comes through commit_cb on a later poll.
       commit({}, std::chrono::milliseconds(0));
@@ -127,28 +125,28 @@ bool GroupConsumer::paused() noexcept {
   return paused_;
 }
 
-void GroupConsumer::fetch(const rd_kafka_message_t& m, std::vector<Fetched>& fetched) noexcept {
+void GroupConsumer::fetch(const rd_kafka_message_t& m) noexcept {
   if (stop_.load()) return;
   try {
-    fetched.push_back({to_message(m), m.partition, m.offset});
+    fetched_.push_back({to_message(m), m.partition, m.offset});
   } catch (const std::exception& e) {
     log(LogLevel::error, fmt::format("dropping a message it could not copy: {}", e.what()));
   }
 }
 
-void GroupConsumer::deliver(std::vector<Fetched>& fetched, std::vector<Message>& burst) noexcept {
+void GroupConsumer::deliver(std::vector<Message>& burst) noexcept {
   // Tracked only when handed over: a message that never reaches the host must not hold back
   // its partition's commit point.
   handover_.clear();
-  for (const auto& f : fetched) handover_.push_back({&f.msg.topic, f.partition, f.offset, 0});
+  for (const auto& f : fetched_) handover_.push_back({&f.msg.topic, f.partition, f.offset, 0});
   book_->track(handover_);
-  for (std::size_t i = 0; i < fetched.size(); ++i) {
+  for (std::size_t i = 0; i < fetched_.size(); ++i) {
     // No tag: its partition is being given up, and the next owner reads it again.
     if (handover_[i].tag == 0) continue;
-    fetched[i].msg.delivery_tag = handover_[i].tag;
-    burst.push_back(std::move(fetched[i].msg));
+    fetched_[i].msg.delivery_tag = handover_[i].tag;
+    burst.push_back(std::move(fetched_[i].msg));
   }
-  fetched.clear();
+  fetched_.clear();
   if (!burst.empty()) sink_->deliver_burst(burst);
   burst.clear();
 }
@@ -198,8 +196,15 @@ void GroupConsumer::on_assign(rd_kafka_topic_partition_list_t* partitions) noexc
   } else if (rd_kafka_resp_err_t err = rd_kafka_assign(rk_.get(), partitions)) {
     log(LogLevel::error, fmt::format("assign: {}", rd_kafka_err2str(err)));
   }
-  // A partition that arrives while the host pushes back hard starts paused too.
-  if (hard_paused_ || stop_.load()) rd_kafka_pause_partitions(rk_.get(), partitions);
+  // A partition that arrives while the host pushes back hard starts paused too, and any other
+  // starts running: librdkafka keeps a partition's pause across its unassignment, so one that
+  // was paused when it was taken away (a resume() during the revoke does not reach it, as it is
+  // no longer assigned then) would otherwise come back paused for good.
+  if (hard_paused_ || stop_.load()) {
+    rd_kafka_pause_partitions(rk_.get(), partitions);
+  } else {
+    rd_kafka_resume_partitions(rk_.get(), partitions);
+  }
   try {
     std::string names;
     for (const auto& tp : tps) names += fmt::format(" {}[{}]", tp.topic, tp.partition);
@@ -211,6 +216,13 @@ void GroupConsumer::on_assign(rd_kafka_topic_partition_list_t* partitions) noexc
 void GroupConsumer::on_revoke(rd_kafka_topic_partition_list_t* partitions) noexcept {
   auto tps = to_partitions(partitions);
   book_->revoke(tps);
+  // Held messages of these partitions were never tracked: handing them over after the
+  // partition comes back would deliver them twice, as it is read again from the commit point.
+  std::erase_if(fetched_, [&tps](const Fetched& f) {
+    return std::any_of(tps.begin(), tps.end(), [&f](const TopicPartition& tp) {
+      return tp.partition == f.partition && tp.topic == f.msg.topic;
+    });
+  });
   const bool lost = rd_kafka_assignment_lost(rk_.get()) != 0;
   // On stop, shutdown() has already waited for the host; waiting again would double the bound.
   if (!lost && !tps.empty() && !stop_.load()) {

@@ -46,8 +46,8 @@ class GroupConsumer final : public ClientLog {
     std::int32_t partition = 0;
     std::int64_t offset = 0;
   };
-  void fetch(const rd_kafka_message_t& m, std::vector<Fetched>& fetched) noexcept;
-  void deliver(std::vector<Fetched>& fetched, std::vector<Message>& burst) noexcept;
+  void fetch(const rd_kafka_message_t& m) noexcept;
+  void deliver(std::vector<Message>& burst) noexcept;
   [[nodiscard]] bool held() noexcept;    // paused, not yet for long
   [[nodiscard]] bool paused() noexcept;  // paused at all
   void handle_error(const rd_kafka_message_t& m) noexcept;
@@ -79,6 +79,12 @@ class GroupConsumer final : public ClientLog {
   static constexpr std::chrono::milliseconds kSoftPauseLimit{1000};
   static constexpr std::size_t kBurst = 512;
   std::vector<PartitionBook::Handover> handover_;  // the poll thread's, reused for each burst
+  // Polled but not handed over yet: a poll that was waiting when the host paused us returns
+  // messages after the pause, and those wait here until resume(). The poll thread's alone (the
+  // rebalance callbacks run inside its polls); a revoke drops the held messages of the
+  // partitions it takes away, which the next owner (or this one, later) reads again from the
+  // committed offset.
+  std::vector<Fetched> fetched_;
   std::atomic<bool> stop_{false};
   std::thread poller_;
   std::string last_error_;

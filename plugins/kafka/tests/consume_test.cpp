@@ -218,6 +218,111 @@ TEST_F(ConsumeTest, RebalanceCommitsFinishedWorkBeforeGivingPartitionsUp) {
   first->stop();
 }
 
+// How many of the messages `sink` received carry `payload`.
+std::size_t count_of(RecordingSink& sink, const std::string& payload) {
+  auto msgs = sink.messages();
+  return static_cast<std::size_t>(std::count_if(
+      msgs.begin(), msgs.end(), [&](const Message& m) { return m.payload == payload; }));
+}
+
+// Heartbeats every 300 ms: a member learns of a rebalance within a second.
+const std::map<std::string, std::string> kQuickHeartbeat{{"heartbeat.interval.ms", "300"}};
+
+bool stable_with(Broker& broker, const std::string& group, int members) {
+  return eventually(
+      [&] {
+        auto [state, n] = broker.group_state(group);
+        return state == "Stable" && n == members;
+      },
+      30s, 100ms);
+}
+
+TEST_F(ConsumeTest, APartitionTakenAwayWhilePausedRunsAgainWhenItComesBack) {
+  ASSERT_NO_FATAL_FAILURE(broker_->create_topic(topic_, 1));
+  broker_->produce(topic_, "k", "in flight");
+  auto a = make(
+      {{"revoke_timeout", std::chrono::milliseconds(20'000)}, {"librdkafka", kQuickHeartbeat}});
+  RecordingSink a_sink;
+  ASSERT_TRUE(start(*a, a_sink));
+  ASSERT_TRUE(a_sink.wait_for(1, 30s));
+  const Message in_flight = a_sink.messages()[0];
+  // Past the soft pause: the partition is paused in librdkafka.
+  a->pause();
+  std::this_thread::sleep_for(1500ms);
+
+  auto b = make({{"librdkafka", kQuickHeartbeat}});
+  RecordingSink b_sink;
+  ASSERT_TRUE(start(*b, b_sink));
+  // A's revoke waits for the message in flight; the host resumes meanwhile (its queue drains as
+  // that revoke waits), then finishes the message.
+  ASSERT_TRUE(eventually([&] { return broker_->group_state(group_).first == "PreparingRebalance"; },
+                         30s, 50ms));
+  std::this_thread::sleep_for(1500ms);  // several heartbeats: A is inside its revoke
+  a->resume();
+  a->ack(in_flight, {"ok", "", std::nullopt});
+  ASSERT_TRUE(stable_with(*broker_, group_, 2));
+
+  // B leaves: the partition is A's again, wherever it went meanwhile.
+  b->stop();
+  ASSERT_TRUE(stable_with(*broker_, group_, 1));
+  broker_->produce(topic_, "k", "after");
+  EXPECT_TRUE(eventually([&] { return count_of(a_sink, "after") == 1; }, 20s, 100ms))
+      << "the partition came back paused: nothing delivered after the rebalance";
+  for (const auto& m : a_sink.messages()) {
+    if (m.payload == "after") a->ack(m, {"ok", "", std::nullopt});
+  }
+  EXPECT_EQ(broker_->wait_committed(group_, topic_, 0, 2, 10s), 2);
+  a->stop();
+}
+
+TEST_F(ConsumeTest, MessagesHeldByAPauseAreDeliveredOnceWhenTheirPartitionComesBack) {
+  ASSERT_NO_FATAL_FAILURE(broker_->create_topic(topic_, 1));
+  broker_->produce(topic_, "k", "first");
+  // A long poll: an idle member sits inside it, so the messages produced after the pause below
+  // are polled by it and held, not handed over.
+  auto a =
+      make({{"poll_timeout", std::chrono::milliseconds(5'000)}, {"librdkafka", kQuickHeartbeat}});
+  RecordingSink a_sink;
+  ASSERT_TRUE(start(*a, a_sink));
+  ASSERT_TRUE(a_sink.wait_for(1, 30s));
+  a->ack(a_sink.messages()[0], {"ok", "", std::nullopt});
+  EXPECT_EQ(broker_->wait_committed(group_, topic_, 0, 1, 10s), 1);
+
+  a->pause();
+  const std::vector<std::string> held{"held 1", "held 2", "held 3"};
+  for (const auto& payload : held) broker_->produce(topic_, "k", payload);
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(a_sink.size(), 1u) << "a paused transport delivered";
+
+  // A rebalance takes the partition away (the held messages are not acked, so it is committed at
+  // 1), B leaves without acking what it may have got, and the partition is A's again.
+  auto b =
+      make({{"revoke_timeout", std::chrono::milliseconds(200)}, {"librdkafka", kQuickHeartbeat}});
+  RecordingSink b_sink;
+  ASSERT_TRUE(start(*b, b_sink));
+  ASSERT_TRUE(stable_with(*broker_, group_, 2));
+  b->stop();
+  ASSERT_TRUE(stable_with(*broker_, group_, 1));
+
+  a->resume();
+  ASSERT_TRUE(eventually(
+      [&] {
+        return std::all_of(held.begin(), held.end(),
+                           [&](const std::string& p) { return count_of(a_sink, p) >= 1; });
+      },
+      20s, 100ms))
+      << "delivered: " << a_sink.size();
+  std::this_thread::sleep_for(1s);  // a second copy would be right behind
+  for (const auto& payload : held) {
+    EXPECT_EQ(count_of(a_sink, payload), 1u) << payload << " was delivered more than once";
+  }
+  for (const auto& m : a_sink.messages()) {
+    if (m.payload != "first") a->ack(m, {"ok", "", std::nullopt});
+  }
+  EXPECT_EQ(broker_->wait_committed(group_, topic_, 0, 4, 10s), 4);
+  a->stop();
+}
+
 TEST_F(ConsumeTest, MissingTopicIsNamedAndConsumedOnceCreated) {
   auto t = make();
   RecordingSink sink;
