@@ -277,6 +277,16 @@ void Bus::finish(Item& item, Outcome& o) {
     dead_letter(std::move(item), o.reason, handler);
     return;
   }
+  for (const auto& e : o.emits) {
+    if (!e.topic.empty() && (!options_.has_output || options_.has_output(e.topic))) continue;
+    auto reason =
+        e.topic.empty()
+            ? std::string("no_output: the handler emitted a message without a topic")
+            : fmt::format("no_output: no transport for the emitted topic \"{}\" in outputs",
+                          e.topic);
+    dead_letter(std::move(item), std::move(reason), handlers_[item.route->route.handler].name);
+    return;
+  }
   bool dup = o.kind == OutcomeKind::duplicate;
   (dup ? item.route->duplicates : item.route->handled)->add(1);
   Reply reply{dup ? "duplicate" : "ok", dup ? "duplicate" : "handled", std::move(o.body)};
@@ -370,6 +380,13 @@ void Bus::ack(std::size_t transport, const Message& msg, const Reply& reply) {
 bool Bus::sleep_for(std::chrono::milliseconds d) {
   std::unique_lock lock(sleep_mu_);
   return !sleep_cv_.wait_for(lock, d, [&] { return stopping_.load(); });
+}
+
+void Bus::close() {
+  // Under the lock a resume holds while it checks closing_ and resumes: one under way finishes
+  // before this returns.
+  std::lock_guard lock(pause_mu_);
+  closing_ = true;
 }
 
 bool Bus::drain(std::chrono::milliseconds timeout) {

@@ -31,6 +31,10 @@ struct BusOptions {
   BusConfig bus;
   std::size_t max_message_bytes = 1 << 20;
   std::string dead_letter_topic = "dlq";
+  // Whether an emitted topic has a transport to go to (empty: every topic has). A message whose
+  // outcome emits to a topic with none could never be acknowledged (its publish would be
+  // refused, and retried, for good) and is dead-lettered instead.
+  std::function<bool(const std::string&)> has_output;
 };
 
 struct BusHandler {
@@ -59,6 +63,9 @@ class Bus {
   void deliver(std::size_t transport, Message msg);
   void deliver_burst(std::size_t transport, std::vector<Message>& msgs);
   void start();
+  // Shutdown begins: the transports are never resumed again, whatever is acknowledged from now
+  // on. Once it returns, no resume is under way either, so transports paused after it stay so.
+  void close();
   // Stops resuming transports, waits until every delivered message is final (or the timeout).
   // Returns true when nothing is left in flight.
   bool drain(std::chrono::milliseconds timeout);

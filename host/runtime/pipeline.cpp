@@ -114,7 +114,8 @@ void Pipeline::build() {
     routes.push_back(
         {r.topic, index_of(transports_, r.transport), index_of(handlers_, r.handler), r.key_field});
   }
-  BusOptions bo{config_.bus, config_.max_message_bytes, config_.dead_letter_topic};
+  BusOptions bo{config_.bus, config_.max_message_bytes, config_.dead_letter_topic,
+                [this](const std::string& topic) { return output_for(topic) != nullptr; }};
   bus_ = std::make_unique<Bus>(bo, tptrs, tnames, hs, routes, publish_fn, metrics_);
 }
 
@@ -156,6 +157,9 @@ Status Pipeline::start() {
 void Pipeline::stop() {
   if (stopped_ || !bus_) return;
   stopped_ = true;
+  // Closed first: an acknowledgement that brought the bus under its resume mark could otherwise
+  // resume a transport right after the pause below.
+  bus_->close();
   for (std::size_t i = 0; i < transports_started_; ++i) transports_[i].object->pause();
   if (started_) {
     bool drained = bus_->drain(config_.bus.drain_timeout);

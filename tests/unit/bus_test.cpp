@@ -90,6 +90,13 @@ class TestHandler : public Handler {
         e.payload = "emitted:" + m.id;
         o.emits.push_back(e);
         out.push_back(o);
+      } else if (m.payload.rfind("emit:", 0) == 0) {
+        Outcome o;
+        Message e;
+        e.topic = m.payload.substr(5);
+        e.payload = "emitted:" + m.id;
+        o.emits.push_back(e);
+        out.push_back(o);
       } else if (m.payload == "short") {
         return {};
       } else {
@@ -153,7 +160,9 @@ struct Fixture {
   explicit Fixture(BusConfig bc = {}, std::size_t batch = 1, std::size_t max_bytes = 1 << 20) {
     bc.backoff_initial = 1ms;
     bc.backoff_max = 5ms;
-    BusOptions o{bc, max_bytes, "dlq"};
+    // Like a config whose outputs name "out" and "dlq" only.
+    BusOptions o{bc, max_bytes, "dlq",
+                 [](const std::string& topic) { return topic == "out" || topic == "dlq"; }};
     bus =
         std::make_unique<Bus>(o, std::vector<Transport*>{&transport}, std::vector<std::string>{"t"},
                               std::vector<BusHandler>{{"h", &handler, batch}},
@@ -264,9 +273,47 @@ TEST(Bus, PausesTransportsWhenFullAndResumesWhenDrained) {
   EXPECT_EQ(f.transport.ack_count(), 0u);
   f.handler.release();
   ASSERT_TRUE(f.transport.wait_acks(30));
+  // The last ack is recorded before the bus counts it; drain() waits for the count.
+  EXPECT_TRUE(f.bus->drain(5s));
   EXPECT_FALSE(f.transport.paused.load());
   EXPECT_GE(f.transport.resumes.load(), 1);
   EXPECT_EQ(f.bus->in_flight(), 0u);
+}
+
+TEST(Bus, ATransportPausedForShutdownStaysPausedWhateverIsAckedAfter) {
+  BusConfig bc;
+  bc.queue_capacity = 10;
+  Fixture f(bc);
+  for (int i = 0; i < 20; ++i) f.send("s" + std::to_string(i), "k" + std::to_string(i), "block");
+  ASSERT_TRUE(f.transport.paused.load());
+  // Shutdown: the bus is closed, then the pipeline pauses its transports; the acks that follow
+  // bring the bus far below its resume mark.
+  f.bus->close();
+  f.handler.release();
+  ASSERT_TRUE(f.transport.wait_acks(20));
+  EXPECT_TRUE(f.bus->drain(5s));
+  EXPECT_TRUE(f.transport.paused.load()) << "resumed during shutdown";
+  EXPECT_EQ(f.transport.resumes.load(), 0);
+}
+
+TEST(Bus, AMessageEmittingWhereNoTransportGoesIsDeadLetteredNotRetriedForGood) {
+  Fixture f;
+  f.send("n1", "k", "emit:nowhere");
+  f.send("n2", "k", "emit:");
+  f.send("n3", "k", "emit:out");
+  ASSERT_TRUE(f.transport.wait_acks(3));
+  EXPECT_EQ(f.reply_of("n1").status, "dead-letter");
+  EXPECT_EQ(f.reply_of("n1").detail,
+            "no_output: no transport for the emitted topic \"nowhere\" in outputs");
+  EXPECT_EQ(f.reply_of("n2").status, "dead-letter");
+  EXPECT_EQ(f.reply_of("n2").detail, "no_output: the handler emitted a message without a topic");
+  EXPECT_EQ(f.reply_of("n3").status, "ok");
+  auto dl = f.outputs.on("dlq");
+  ASSERT_EQ(dl.size(), 2u);
+  EXPECT_EQ(dl[0].payload, "emit:nowhere") << "the dead letter carries the source message";
+  EXPECT_EQ(f.outputs.on("nowhere").size(), 0u);
+  EXPECT_EQ(f.outputs.on("out").size(), 1u);
+  EXPECT_TRUE(f.bus->drain(5s)) << "left in flight: " << f.bus->in_flight();
 }
 
 TEST(Bus, AcksOnlyAfterEmittedMessagesAreConfirmed) {
