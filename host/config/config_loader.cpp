@@ -92,11 +92,40 @@ class Reader {
     }
   }
 
+  // yaml-cpp keeps both entries of a repeated key and look-ups find the first: a second
+  // `handlers.reservations` block, or a repeated option, would be dropped without a word.
+  void no_repeated_keys(const YAML::Node& node, const std::string& where) const {
+    if (node.IsSequence()) {
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        no_repeated_keys(node[i], where + "[" + std::to_string(i) + "]");
+      }
+      return;
+    }
+    if (!node.IsMap()) return;
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string();
+      std::string path = where.empty() ? key : where + "." + key;
+      if (it->first.IsScalar() && !seen.insert(key).second) {
+        fail(it->first, path, "repeated key (each key may appear once in a map)");
+      }
+      no_repeated_keys(it->second, path);
+    }
+  }
+
   const std::string& file() const { return file_; }
 
  private:
   std::string file_;
 };
+
+// host:port, as the admin server takes it (an IPv6 host in brackets; an empty host is all).
+bool is_host_port(const std::string& address) {
+  auto colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  auto port = parse_integer(address.substr(colon + 1));
+  return port && *port >= 0 && *port <= 65535;
+}
 
 RawOption read_option(const Reader& r, const YAML::Node& node, const std::string& key) {
   RawOption opt;
@@ -168,6 +197,7 @@ Config read(const Reader& r, const YAML::Node& root) {
   Config c;
   c.file = r.file();
   if (!root.IsMap()) r.fail(root, "", "the config must be a YAML map");
+  r.no_repeated_keys(root, "");
   r.only_keys(root, "",
               {"log_level", "plugin_dir", "migrations", "admin", "max_message_bytes", "dead_letter",
                "bus", "transports", "handlers", "routes", "outputs"});
@@ -179,7 +209,12 @@ Config read(const Reader& r, const YAML::Node& root) {
   }
   if (const YAML::Node n = root["plugin_dir"]) c.plugin_dir = r.scalar(n, "plugin_dir");
   if (const YAML::Node n = root["migrations"]) c.migrations_dir = r.scalar(n, "migrations");
-  if (const YAML::Node n = root["admin"]) c.admin_addr = r.scalar(n, "admin");
+  if (const YAML::Node n = root["admin"]) {
+    c.admin_addr = r.scalar(n, "admin");
+    if (!is_host_port(c.admin_addr)) {
+      r.fail(n, "admin", "expected host:port (e.g. 127.0.0.1:9464), got \"" + c.admin_addr + "\"");
+    }
+  }
   if (const YAML::Node n = root["max_message_bytes"]) {
     c.max_message_bytes = static_cast<std::size_t>(r.integer(n, "max_message_bytes", 1));
   }

@@ -67,6 +67,35 @@ TEST(Config, LoadsAWellFormedFile) {
   EXPECT_EQ(c.output_for("anything"), "zmq");
 }
 
+TEST(Config, ARepeatedInstanceNameIsRefusedAtItsLine) {
+  std::string text = kGood;
+  text.replace(text.find("routes:"), 7, R"(  echo:
+    plugin: payment-settlement
+routes:)");
+  auto err = error_of(text);
+  EXPECT_NE(err.find("test.yaml:20:3: handlers.echo: repeated key"), std::string::npos) << err;
+}
+
+TEST(Config, ARepeatedOptionOrSectionIsRefusedAtItsLine) {
+  auto option =
+      error_of("handlers:\n  h:\n    plugin: p\n    options:\n      to: a\n      to: b\n");
+  EXPECT_NE(option.find("test.yaml:6:7: handlers.h.options.to: repeated key"), std::string::npos)
+      << option;
+  auto section = error_of("log_level: info\nbus: {workers: 1}\nbus: {workers: 2}\n");
+  EXPECT_NE(section.find("test.yaml:3:1: bus: repeated key"), std::string::npos) << section;
+  auto in_route = error_of("routes:\n  - {topic: a, topic: b}\n");
+  EXPECT_NE(in_route.find("routes[0].topic: repeated key"), std::string::npos) << in_route;
+}
+
+TEST(Config, AnAdminAddressWithoutAPortIsRefusedAtItsLine) {
+  auto err = error_of("log_level: info\nadmin: localhost\n");
+  EXPECT_NE(err.find("test.yaml:2:8: admin: expected host:port"), std::string::npos) << err;
+  EXPECT_NE(error_of("admin: 127.0.0.1:70000\n").find("admin: expected host:port"),
+            std::string::npos);
+  EXPECT_EQ(error_of("admin: \"[::1]:9464\"\n"), "");
+  EXPECT_EQ(error_of("admin: :9464\n"), "");
+}
+
 TEST(Config, NotYamlNamesFileAndLine) {
   auto err = error_of("transports:\n  zmq: [unclosed\n");
   EXPECT_EQ(err.rfind("test.yaml:", 0), 0u) << err;

@@ -89,6 +89,22 @@ TEST(OptionsValidator, SecretsAreRedactedWhenPrinted) {
   EXPECT_NE(text.find("password: <redacted>"), std::string::npos) << text;
 }
 
+TEST(OptionsValidator, CredentialsPassedThroughAMapAreRedactedWhenPrinted) {
+  auto o = validate_options(instance("      to: out\n"
+                                     "      librdkafka:\n"
+                                     "        ssl.key.pem: BEGIN-PRIVATE-KEY-abc\n"
+                                     "        sasl.oauthbearer.config: clientSecret=xyz\n"
+                                     "        sasl.jaas.config: jaas-text\n"
+                                     "        sasl.username: alice\n"),
+                            specs());
+  auto text = describe_options(o, specs());
+  for (const char* hidden : {"BEGIN-PRIVATE-KEY-abc", "clientSecret=xyz", "jaas-text"}) {
+    EXPECT_EQ(text.find(hidden), std::string::npos) << hidden << " printed in: " << text;
+  }
+  EXPECT_NE(text.find("ssl.key.pem: <redacted>"), std::string::npos) << text;
+  EXPECT_NE(text.find("sasl.username: alice"), std::string::npos) << text;
+}
+
 TEST(OptionsValidator, CredentialsInUrlsAreRedactedWhenPrinted) {
   auto o = validate_options(instance("      to: redis://:pw123@cache:6379/0\n"), specs());
   auto text = describe_options(o, specs());
