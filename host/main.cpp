@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       cl.args.push_back(a);
     }
   }
-  install_stop_signals();
+  install_stop_signals(cl.command == "run" || cl.command == "listen");
   if (cl.command == "run") return cmd_run(cl);
   if (cl.command == "check") return cmd_check(cl);
   if (cl.command == "plugins") return cmd_plugins(cl);

@@ -26,6 +26,8 @@ int cmd_listen(const CommandLine& cl);
 
 // Set by SIGTERM/SIGINT.
 bool stop_requested();
-void install_stop_signals();
+// SIGPIPE ignored; SIGTERM and SIGINT set stop_requested() when `graceful` (run, listen), else
+// left to end the process.
+void install_stop_signals(bool graceful);
 
 }  // namespace sidecar::host

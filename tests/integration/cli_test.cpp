@@ -1,8 +1,15 @@
 // `sidecar check`, `plugins` and the refusals a user sees: exact causes, non-zero exits, no crash.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "sidecar_process.hpp"
 
@@ -181,4 +188,30 @@ TEST_F(Cli, PublishRefusesAHeaderWithoutNameAndValue) {
     EXPECT_EQ(r.exit_code, 2) << bad;
     EXPECT_NE(r.err.find("--header wants NAME=VALUE"), std::string::npos) << r.err;
   }
+}
+
+// Ctrl-C ends a publish that waits for a sidecar that is not there, instead of its timeout.
+TEST_F(Cli, PublishStopsOnAnInterruptWhileItWaits) {
+  auto cfg = write(kBase);
+  std::string binary = build_dir() + "/bin/sidecar";
+  std::vector<std::string> args{binary, "publish", "-c", cfg, "in", "{}", "--timeout", "60s"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // inside its wait for a reply
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  int status = 0;
+  bool ended = false;
+  for (int i = 0; i < 50 && !ended; ++i) {
+    ended = ::waitpid(pid, &status, WNOHANG) == pid;
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!ended) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  EXPECT_TRUE(ended) << "publish went on waiting after SIGINT";
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
 }
