@@ -12,6 +12,9 @@ void prepare_settlement(pqxx::connection& conn) {
   conn.prepare("lock_held_products",
                "SELECT id FROM products WHERE id = ANY(ARRAY(SELECT product_id FROM reservations"
                " WHERE order_id = ANY($1::bigint[]) AND status IS NULL)) ORDER BY id FOR UPDATE");
+  conn.prepare("lock_held_reservations",
+               "SELECT 1 FROM reservations WHERE order_id = ANY($1::bigint[]) AND status IS NULL"
+               " ORDER BY order_id, product_id FOR UPDATE");
   conn.prepare("settle_payments",
                "SELECT o_msg, o_key_new, o_settled, o_had_reservations FROM"
                " settle_payments($1::uuid[], $2::text[], $3::bigint[], $4::boolean[])");
@@ -39,6 +42,12 @@ void prepare_settlement(pqxx::connection& conn) {
 void lock_held_products(pqxx::transaction_base& tx, const std::vector<std::int64_t>& order_ids) {
   if (order_ids.empty()) return;
   tx.exec_prepared("lock_held_products", int_array(order_ids));
+}
+
+void lock_held_reservations(pqxx::transaction_base& tx,
+                            const std::vector<std::int64_t>& order_ids) {
+  if (order_ids.empty()) return;
+  tx.exec_prepared("lock_held_reservations", int_array(order_ids));
 }
 
 std::vector<PaymentApplied> apply_payments(pqxx::transaction_base& tx,

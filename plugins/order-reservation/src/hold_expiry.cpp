@@ -37,7 +37,11 @@ std::size_t HoldExpiry::sweep_once(std::int64_t limit) {
   auto orders = inventory::expired_holds(tx, timeout_.count(), limit);
   std::size_t released = 0;
   if (!orders.empty()) {
+    // Chosen oldest first, released in order_id order: the lock order payments take too
+    // (products, then reservations by order, then each order's decision; migration 0011).
+    std::sort(orders.begin(), orders.end());
     inventory::lock_held_products(tx, orders);
+    inventory::lock_held_reservations(tx, orders);
     for (std::int64_t order_id : orders) {
       // The cause is the order itself: it is reserved once, so its hold expires at most once.
       auto event =

@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "fixture.hpp"
+#include "hold_expiry.hpp"
+#include "inventory/settlement.hpp"
 
 namespace sidecar::order_reservation::test {
 namespace {
@@ -341,4 +343,99 @@ TEST_F(FallBackRace, ARedeliveryOfOneOfItsMessagesDoesNotDeadlockWithIt) {
 }
 
 }  // namespace
+// With `on`, a trigger makes the hold-expiry sweep wait for the advisory lock (9, 9) as it marks
+// order 9001's hold expired, that is while it holds 9001's reservations.
+static void hold_expiry_of_9001(const std::string& dsn, bool on) {
+  pqxx::connection c(dsn);
+  pqxx::work tx(c);
+  tx.exec0("DROP TRIGGER IF EXISTS hold_expiry_9001 ON order_decisions");
+  tx.exec0("DROP FUNCTION IF EXISTS hold_expiry_9001()");
+  if (on) {
+    tx.exec0(R"(CREATE FUNCTION hold_expiry_9001() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_advisory_xact_lock(9, 9);
+          RETURN NEW;
+        END $$)");
+    tx.exec0(
+        "CREATE TRIGGER hold_expiry_9001 BEFORE UPDATE ON order_decisions FOR EACH ROW"
+        " WHEN (NEW.order_id = 9001 AND NEW.settlement = 'EXPIRED')"
+        " EXECUTE FUNCTION hold_expiry_9001()");
+  }
+  tx.commit();
+}
+
+// The hold-expiry sweep and a batch of payments on the same two held orders. The interleaving
+// that deadlocked before migration 0011, made certain: the sweep, releasing 9001 (the older
+// hold) and then 9002, is held by a trigger while it holds 9001's reservations; the batch
+// [COMPLETED for 9002, COMPLETED for 9001] then runs. It changed 9002's reservations and waited
+// for 9001's, and the sweep, let go, waited for 9002's. Both now lock the held reservations of
+// all their orders before changing any, in order_id order: the batch waits holding nothing.
+TEST_F(ReservationTest, AHoldExpirySweepAndAPaymentBatchOnTheSameOrdersDoNotDeadlock) {
+  truncate_all(dsn_);
+  load_products(dsn_, {{10, "widget", 10}, {20, "gadget", 10}});
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0(
+        "INSERT INTO reservations (order_id, product_id, count)"
+        " VALUES (9001, 10, 1), (9001, 20, 1), (9002, 10, 1), (9002, 20, 1)");
+    tx.exec0("UPDATE products SET count = count - 2");
+    tx.exec0(
+        "INSERT INTO order_decisions (order_id, status, decided_at)"
+        " VALUES (9001, 'CREATED', now() - interval '2 hours'),"
+        "        (9002, 'CREATED', now() - interval '1 hour')");
+    tx.commit();
+  }
+  hold_expiry_of_9001(dsn_, true);
+  struct Dropped {
+    std::string dsn;
+    ~Dropped() {
+      try {
+        hold_expiry_of_9001(dsn, false);
+      } catch (...) {
+      }
+    }
+  } dropped{dsn_};
+  pqxx::connection gate(dsn_);
+  pqxx::nontransaction(gate).exec1("SELECT pg_advisory_lock(9, 9)");
+
+  HoldExpiry sweep(dsn_, std::chrono::minutes(10), "inventory", nullptr);
+  std::size_t released = 0;
+  std::vector<inventory::PaymentApplied> applied;
+  std::string sweep_error, payments_error;
+  bool cycle = waited_for_each_other(
+      dsn_,
+      [&] {
+        try {
+          released = sweep.sweep_once();
+        } catch (const std::exception& e) {
+          sweep_error = e.what();
+        }
+      },
+      [&] {
+        try {
+          pqxx::connection c(dsn_);
+          inventory::prepare_settlement(c);
+          pqxx::work tx(c);
+          applied = inventory::apply_payments(
+              tx, {{random_uuid(), "payment", 9002, true}, {random_uuid(), "payment", 9001, true}});
+          tx.commit();
+        } catch (const std::exception& e) {
+          payments_error = e.what();
+        }
+      },
+      [&] { pqxx::nontransaction(gate).exec1("SELECT pg_advisory_unlock(9, 9)"); });
+  EXPECT_FALSE(cycle) << "the sweep and the payment batch waited for each other";
+  EXPECT_EQ(sweep_error, "");
+  EXPECT_EQ(payments_error, "");
+  // The sweep held 9001 first, so it releases both; the payments then find nothing held.
+  EXPECT_EQ(released, 2u);
+  ASSERT_EQ(applied.size(), 2u);
+  EXPECT_EQ(applied[0].settled + applied[1].settled, 0);
+  EXPECT_EQ(stock(dsn_, 10), 10);
+  EXPECT_EQ(stock(dsn_, 20), 10);
+  EXPECT_EQ(rows(dsn_, "SELECT order_id, settlement FROM order_decisions ORDER BY 1"),
+            (std::vector<std::string>{"9001|EXPIRED", "9002|EXPIRED"}));
+}
+
 }  // namespace sidecar::order_reservation::test

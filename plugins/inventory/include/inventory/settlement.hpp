@@ -16,6 +16,9 @@ void prepare_settlement(pqxx::connection& conn);
 
 // Locks, in ascending id, the products held for these orders.
 void lock_held_products(pqxx::transaction_base& tx, const std::vector<std::int64_t>& order_ids);
+// Locks the held reservations of these orders in (order, product) order, as settle_payments()
+// does before it changes any (migration 0011); after lock_held_products.
+void lock_held_reservations(pqxx::transaction_base& tx, const std::vector<std::int64_t>& order_ids);
 
 struct PaymentApplied {
   bool key_new = false;           // false: this key was handled before
