@@ -13,6 +13,7 @@ int cmd_check(const CommandLine& cl) {
   if (!config) return 2;
   try {
     auto loaded = load_plugins(*config);
+    try_instances(loaded);
     std::cout << config->file << ": ok (" << loaded.transports.size() << " transports, "
               << loaded.handlers.size() << " handlers, " << config->routes.size() << " routes)\n";
     // The effective options, defaults applied and secrets redacted, so a reader sees what runs.

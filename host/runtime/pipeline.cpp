@@ -1,5 +1,7 @@
 #include "runtime/pipeline.hpp"
 
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include "config/config_error.hpp"
@@ -42,6 +44,60 @@ LoadedPlugins load_plugins(const Config& config) {
   return out;
 }
 
+namespace {
+
+bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
+
+// `word` in `text`, not as part of a longer name.
+bool names(const std::string& text, const std::string& word) {
+  for (auto pos = text.find(word); pos != std::string::npos; pos = text.find(word, pos + 1)) {
+    bool before = pos == 0 || !word_char(text[pos - 1]);
+    bool after = pos + word.size() == text.size() || !word_char(text[pos + word.size()]);
+    if (before && after) return true;
+  }
+  return false;
+}
+
+[[noreturn]] void refuse(const LoadedPlugins::Entry& e, const std::string& why) {
+  throw ConfigError(refusal_mark(*e.config, e.library->option_specs(), why),
+                    fmt::format("plugin \"{}\" refused its options: {}", e.library->name(), why));
+}
+
+}  // namespace
+
+SourceMark refusal_mark(const PluginInstanceConfig& instance, const std::vector<OptionSpec>& specs,
+                        const std::string& why) {
+  // The earliest name in the message: "bind_in and bind_out must differ" points at bind_in.
+  std::size_t best_at = std::string::npos;
+  std::string best;
+  auto consider = [&](const std::string& name) {
+    if (name.empty() || !names(why, name)) return;
+    auto at = why.find(name);
+    if (at < best_at) {
+      best_at = at;
+      best = name;
+    }
+  };
+  for (const auto& [name, raw] : instance.options) consider(name);
+  for (const auto& spec : specs) consider(spec.name);
+  if (best.empty()) return instance.plugin_mark;
+  if (auto it = instance.options.find(best); it != instance.options.end()) return it->second.mark;
+  SourceMark m = instance.options_mark;
+  m.key += "." + best;
+  return m;
+}
+
+void try_instances(const LoadedPlugins& loaded) {
+  for (const auto& e : loaded.transports) {
+    auto made = e.library->create_transport(e.options);
+    if (!made.object) refuse(e, made.error);
+  }
+  for (const auto& e : loaded.handlers) {
+    auto made = e.library->create_handler(e.options);
+    if (!made.object) refuse(e, made.error);
+  }
+}
+
 Pipeline::Pipeline(const Config& config, Metrics& metrics) : config_(config), metrics_(metrics) {}
 
 Pipeline::~Pipeline() {
@@ -71,20 +127,14 @@ void Pipeline::build() {
   auto publish_fn = [this](const Message& m, PublishCallback d) { publish(m, std::move(d)); };
   for (auto& e : loaded.transports) {
     auto made = e.library->create_transport(e.options);
-    if (!made.object) {
-      throw ConfigError(e.config->plugin_mark, fmt::format("plugin \"{}\" refused its options: {}",
-                                                           e.library->name(), made.error));
-    }
+    if (!made.object) refuse(e, made.error);
     transports_.push_back({e.library, std::move(made.object), e.config->name});
   }
   // publish() runs for every emitted message: found by name, not by a scan of the instances.
   for (auto& t : transports_) transport_by_name_[t.name] = t.object.get();
   for (auto& e : loaded.handlers) {
     auto made = e.library->create_handler(e.options);
-    if (!made.object) {
-      throw ConfigError(e.config->plugin_mark, fmt::format("plugin \"{}\" refused its options: {}",
-                                                           e.library->name(), made.error));
-    }
+    if (!made.object) refuse(e, made.error);
     handlers_.push_back({e.library, std::move(made.object), e.config->name});
   }
   for (const auto& t : config_.transports) {

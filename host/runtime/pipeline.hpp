@@ -28,6 +28,17 @@ struct LoadedPlugins {
 // Throws ConfigError (options, with file and line) or PluginError (loading, naming the plugin).
 LoadedPlugins load_plugins(const Config& config);
 
+// Makes each instance and drops it again (what `check` adds to load_plugins: the plugins' own
+// checks of their options, which connect to nothing). Throws ConfigError at the option the
+// refusal names (see refusal_mark), or at the instance's `plugin` key.
+void try_instances(const LoadedPlugins& loaded);
+
+// Where a plugin's refusal of its options points: the first option of the instance the message
+// names as a word (`'to'`, `bind_out`, `pg_dsn:`), at its line when the config sets it and at
+// the instance's `options` otherwise; the `plugin` key when it names none.
+SourceMark refusal_mark(const PluginInstanceConfig& instance, const std::vector<OptionSpec>& specs,
+                        const std::string& why);
+
 class Pipeline {
  public:
   Pipeline(const Config& config, Metrics& metrics);

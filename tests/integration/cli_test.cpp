@@ -171,6 +171,23 @@ TEST_F(Cli, UnknownCommandAndMissingConfig) {
   EXPECT_NE(r.err.find("a config is required (-c FILE)"), std::string::npos);
 }
 
+// What a plugin checks itself (beyond the declared types) is checked by `check` too, and the
+// refusal points at the option it names.
+TEST_F(Cli, CheckRefusesWhatThePluginRefusesAtTheOptionItNames) {
+  auto same = check(replace(kBase, "bind_out: tcp://127.0.0.1:2", "bind_out: tcp://127.0.0.1:1"));
+  EXPECT_EQ(same.exit_code, 2);
+  EXPECT_NE(same.err.find("c.yaml:6:7: transports.zmq.options.bind_in: plugin \"zeromq\" refused "
+                          "its options: zeromq: bind_in and bind_out must differ"),
+            std::string::npos)
+      << same.err;
+  auto empty = check(replace(kBase, "to: echoed", "to: \"\""));
+  EXPECT_EQ(empty.exit_code, 2);
+  EXPECT_NE(empty.err.find("c.yaml:12:7: handlers.echo.options.to: plugin \"echo\" refused its "
+                           "options: echo: option 'to' must name a topic"),
+            std::string::npos)
+      << empty.err;
+}
+
 TEST_F(Cli, PublishOptionsNeedAValueAndBelongToPublish) {
   auto cfg = write(kBase);
   auto last = run_sidecar({"publish", "-c", cfg, "in", "{}", "--key"});
