@@ -237,6 +237,9 @@ Config read(const Reader& r, const YAML::Node& root) {
     }
     if (const YAML::Node n = bus["backoff_initial"]) {
       c.bus.backoff_initial = r.duration(n, "bus.backoff_initial");
+      // 0 would retry without pause, a worker spinning on a backend that is down.
+      if (c.bus.backoff_initial.count() < 1)
+        r.fail(n, "bus.backoff_initial", "must be at least 1ms");
     }
     if (const YAML::Node n = bus["backoff_max"])
       c.bus.backoff_max = r.duration(n, "bus.backoff_max");

@@ -1,6 +1,7 @@
 #pragma once
 // Everything `sidecar run` wires together from a config: plugin instances, the bus, the routed
 // publisher. Start order: transports, handlers, bus workers; stop in reverse.
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -71,8 +72,9 @@ class Pipeline {
   std::unique_ptr<Bus> bus_;
   std::size_t transports_started_ = 0;
   std::size_t handlers_started_ = 0;
-  bool started_ = false;
-  bool stopped_ = false;
+  // Read by /readyz on the admin server's thread.
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace sidecar::host

@@ -96,6 +96,13 @@ TEST(Config, AnAdminAddressWithoutAPortIsRefusedAtItsLine) {
   EXPECT_EQ(error_of("admin: :9464\n"), "");
 }
 
+TEST(Config, ABackoffOfZeroIsRefused) {
+  auto err = error_of("bus:\n  backoff_initial: 0ms\n");
+  EXPECT_NE(err.find("test.yaml:2:20: bus.backoff_initial: must be at least 1ms"),
+            std::string::npos)
+      << err;
+}
+
 TEST(Config, NotYamlNamesFileAndLine) {
   auto err = error_of("transports:\n  zmq: [unclosed\n");
   EXPECT_EQ(err.rfind("test.yaml:", 0), 0u) << err;
