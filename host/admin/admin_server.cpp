@@ -2,7 +2,9 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <stdexcept>
+#include <thread>
 
 #include "sidecar/option_parse.hpp"
 
@@ -59,6 +61,11 @@ void AdminServer::start(const std::string& address) {
     port_ = port;
   }
   thread_ = std::thread([this] { impl_->server.listen_after_bind(); });
+  // cpp-httplib 0.11's stop() does nothing until the listening thread runs, and the join in
+  // stop() would then wait for good: a start that fails right after this one must not hang.
+  for (int i = 0; i < 2000 && !impl_->server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void AdminServer::stop() {
