@@ -9,6 +9,7 @@ PACKAGES=(
   libfmt-dev libspdlog-dev libcpp-httplib-dev nlohmann-json3-dev libjemalloc-dev
   postgresql postgresql-contrib redis-server kcat clang-format
   default-jre-headless maven curl procps
+  docker-compose
 )
 
 # Extra packages a caller needs only sometimes (scripts/fuzz.sh: clang).
