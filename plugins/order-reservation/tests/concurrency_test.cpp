@@ -125,52 +125,6 @@ TEST_F(NoOverselling, TwoSidecarsOnOneDatabase) {
   expect_exactly_100();
 }
 
-// Sessions of the test database waiting for a lock.
-std::int64_t sessions_waiting(const std::string& dsn) {
-  return count_of(dsn,
-                  "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                  " AND wait_event_type = 'Lock'");
-}
-
-// Runs `first` on a thread until it waits for a lock, then `second` on another until both wait,
-// then `release` (which ends what they wait for), and returns whether the two were then seen
-// waiting for each other before both finished. PostgreSQL breaks such a cycle only after
-// deadlock_timeout (1 s), by aborting one side, which the handler then hides (a batch re-runs
-// message by message), so the cycle itself is what is looked for.
-bool waited_for_each_other(const std::string& dsn, const std::function<void()>& first,
-                           const std::function<void()>& second,
-                           const std::function<void()>& release) {
-  using testkit::eventually;
-  std::atomic<int> done{0};
-  std::thread a([&] {
-    first();
-    ++done;
-  });
-  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn) == 1; }, std::chrono::seconds(10)));
-  std::thread b([&] {
-    second();
-    ++done;
-  });
-  EXPECT_TRUE(eventually([&] { return sessions_waiting(dsn) == 2; }, std::chrono::seconds(10)));
-  release();
-  bool cycle = false;
-  pqxx::connection watcher(dsn);
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!cycle && done < 2 && std::chrono::steady_clock::now() < until) {
-    pqxx::nontransaction q(watcher);
-    cycle = q.exec1(
-                 "SELECT count(*) FROM pg_stat_activity x, pg_stat_activity y"
-                 " WHERE x.datname = current_database() AND y.datname = current_database()"
-                 "  AND x.pid < y.pid AND x.pid = ANY(pg_blocking_pids(y.pid))"
-                 "  AND y.pid = ANY(pg_blocking_pids(x.pid))")[0]
-                .as<int>() > 0;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  a.join();
-  b.join();
-  return cycle;
-}
-
 // With `on`, a trigger on `reservations` refuses order 666, so a batch holding it fails as one
 // statement and runs again message by message; in that fall-back run (whose statements are not
 // reserve_orders()'s) order 7100's reservation waits for the advisory lock (7, 7), which a test

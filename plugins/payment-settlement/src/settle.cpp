@@ -45,12 +45,18 @@ void settle_batch(pqxx::transaction_base& tx, std::span<const Message> batch,
   }
 
   // A confirmation touches reservation rows only; a release returns stock, so it takes the
-  // product locks first, in the same order as reservations and the hold expiry do.
+  // product locks first, in the same order as reservations and the hold expiry do. Then the held
+  // reservations of every order of the batch, by order id, as the one statement does (migration
+  // 0011): each message's statement below locks only its own order's, and holding one order's
+  // while waiting for another's would close a cycle with the hold-expiry sweep.
   std::vector<std::int64_t> releasing;
+  std::vector<std::int64_t> orders;
   for (std::size_t i : todo) {
     if (msgs[i]->status == PaymentStatus::failed) releasing.push_back(msgs[i]->order_id);
+    orders.push_back(msgs[i]->order_id);
   }
   inventory::lock_held_products(tx, releasing);
+  inventory::lock_held_reservations(tx, orders);
 
   inventory::KeyGate gate(batch);
   for (std::size_t i : todo) {

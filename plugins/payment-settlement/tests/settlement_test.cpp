@@ -225,6 +225,79 @@ TEST_F(SettlementTest, DatabaseErrorInABatchCostsOnlyThatMessage) {
   EXPECT_EQ(stock(dsn_, 1), 10);
 }
 
+// The run with savepoints (after the one statement failed) against another writer that takes
+// reservations in the documented order, by order id (as the hold-expiry sweep does). The run used
+// to lock each message's order only in its own statement: held inside 9002's (by a trigger on
+// its decision) it holds 9002's rows; the writer takes 9001's and waits for 9002's; let go, the
+// run waited for 9001's. It now locks the held reservations of all its orders first, by order id.
+TEST_F(SettlementTest, TheRunWithSavepointsTakesItsReservationsInOrderIdOrder) {
+  hold(666, {{1, 1}});
+  hold(9001, {{2, 1}});
+  hold(9002, {{2, 1}});
+  refuse_reservations_of_order_666(dsn_, "UPDATE");
+  {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0(R"(CREATE FUNCTION hold_9002() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          PERFORM pg_advisory_xact_lock(9, 9);
+          RETURN NEW;
+        END $$)");
+    tx.exec0(
+        "CREATE TRIGGER hold_9002 BEFORE UPDATE ON order_decisions FOR EACH ROW"
+        " WHEN (NEW.order_id = 9002 AND NEW.settlement = 'COMPLETED')"
+        " EXECUTE FUNCTION hold_9002()");
+    tx.commit();
+  }
+  struct Dropped {
+    std::string dsn;
+    ~Dropped() {
+      try {
+        pqxx::connection c(dsn);
+        pqxx::work tx(c);
+        tx.exec0("DROP TRIGGER IF EXISTS refuse_666 ON reservations");
+        tx.exec0("DROP FUNCTION IF EXISTS refuse_666()");
+        tx.exec0("DROP TRIGGER IF EXISTS hold_9002 ON order_decisions");
+        tx.exec0("DROP FUNCTION IF EXISTS hold_9002()");
+        tx.commit();
+      } catch (...) {
+      }
+    }
+  } dropped{dsn_};
+  pqxx::connection gate(dsn_);
+  pqxx::nontransaction(gate).exec1("SELECT pg_advisory_lock(9, 9)");
+
+  auto h = make();
+  ASSERT_TRUE(host_.start(*h, 1, 8));
+  // 666 first: the one statement fails on it before it reaches 9002.
+  std::vector<Message> batch = {payment(666, "FAILED"), payment(9002, "COMPLETED"),
+                                payment(9001, "COMPLETED")};
+  std::vector<Outcome> out;
+  std::string writer_error;
+  bool cycle = waited_for_each_other(
+      dsn_, [&] { out = host_.handle(*h, batch); },
+      [&] {
+        try {
+          pqxx::connection c(dsn_);
+          pqxx::work tx(c);
+          tx.exec("SELECT 1 FROM reservations WHERE order_id = 9001 FOR UPDATE");
+          tx.exec("SELECT 1 FROM reservations WHERE order_id = 9002 FOR UPDATE");
+          tx.commit();
+        } catch (const std::exception& e) {
+          writer_error = e.what();
+        }
+      },
+      [&] { pqxx::nontransaction(gate).exec1("SELECT pg_advisory_unlock(9, 9)"); });
+  EXPECT_FALSE(cycle) << "the run with savepoints and the writer waited for each other";
+  EXPECT_EQ(writer_error, "");
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, OutcomeKind::failed);
+  EXPECT_EQ(out[1].kind, OutcomeKind::handled) << out[1].reason;
+  EXPECT_EQ(out[2].kind, OutcomeKind::handled) << out[2].reason;
+  EXPECT_EQ(statuses(9001), std::vector<std::string>{"2|t"});
+  EXPECT_EQ(statuses(9002), std::vector<std::string>{"2|t"});
+}
+
 TEST_F(SettlementTest, RedisDownStillExactlyOnce) {
   hold(4, {{3, 2}});
   auto h = make({{"redis_url", unused_redis_url()}});

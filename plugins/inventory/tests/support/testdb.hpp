@@ -2,6 +2,7 @@
 // Helpers for the inventory tests: real PostgreSQL and Redis from PG_DSN and REDIS_URL, a
 // database of each test binary's own (so binaries run in parallel), and known stock.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,16 @@ void load_products(const std::string& dsn, const std::vector<Product>& products)
 void load_order_items(const std::string& dsn, std::int64_t order_id,
                       const std::vector<std::pair<std::int64_t, std::int32_t>>& lines);
 void load_demo_data(const std::string& dsn);
+
+// Sessions of the test database waiting for a lock.
+std::int64_t sessions_waiting(const std::string& dsn);
+// Runs `first` on a thread until it waits for a lock, then `second` on another until both wait,
+// then `release` (which ends what they wait for), and returns whether the two were then seen
+// waiting for each other before both finished (PostgreSQL breaks such a cycle only after
+// deadlock_timeout, by aborting one side, so the cycle itself is what is looked for).
+bool waited_for_each_other(const std::string& dsn, const std::function<void()>& first,
+                           const std::function<void()>& second,
+                           const std::function<void()>& release);
 
 // One value of a one-row, one-column query (as text; empty for NULL).
 std::string scalar(const std::string& dsn, const std::string& sql);
