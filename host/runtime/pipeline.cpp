@@ -22,13 +22,6 @@ LoadedPlugins::Entry load_entry(const Config& config, const PluginInstanceConfig
   } catch (const PluginError& e) {
     throw ConfigError(inst.plugin_mark, e.what());
   }
-  // Named, not given as a path: the file <name>.so must be that plugin, not another one renamed
-  // (or copied over it), which would otherwise run under the name the config trusts.
-  if (path != inst.plugin && lib->name() != inst.plugin) {
-    throw ConfigError(inst.plugin_mark,
-                      fmt::format("{} is the plugin \"{}\", not \"{}\" (renamed?)", path,
-                                  lib->name(), inst.plugin));
-  }
   if (lib->kind() != kind) {
     throw ConfigError(inst.plugin_mark, fmt::format("plugin \"{}\" is a {}, not a {}", lib->name(),
                                                     to_string(lib->kind()), to_string(kind)));
