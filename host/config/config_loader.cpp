@@ -94,10 +94,20 @@ class Reader {
 
   // yaml-cpp keeps both entries of a repeated key and look-ups find the first: a second
   // `handlers.reservations` block, or a repeated option, would be dropped without a word.
+  // Walks at most kMaxNodesWalked nodes: aliases make a YAML tree a graph that can be
+  // exponentially larger than its text, and the keys that matter (sections, instances, options)
+  // come first.
   void no_repeated_keys(const YAML::Node& node, const std::string& where) const {
+    std::size_t budget = kMaxNodesWalked;
+    no_repeated_keys(node, where, budget);
+  }
+  void no_repeated_keys(const YAML::Node& node, const std::string& where,
+                        std::size_t& budget) const {
+    if (budget == 0) return;
+    --budget;
     if (node.IsSequence()) {
       for (std::size_t i = 0; i < node.size(); ++i) {
-        no_repeated_keys(node[i], where + "[" + std::to_string(i) + "]");
+        no_repeated_keys(node[i], where + "[" + std::to_string(i) + "]", budget);
       }
       return;
     }
@@ -109,9 +119,10 @@ class Reader {
       if (it->first.IsScalar() && !seen.insert(key).second) {
         fail(it->first, path, "repeated key (each key may appear once in a map)");
       }
-      no_repeated_keys(it->second, path);
+      no_repeated_keys(it->second, path, budget);
     }
   }
+  static constexpr std::size_t kMaxNodesWalked = 100'000;
 
   const std::string& file() const { return file_; }
 

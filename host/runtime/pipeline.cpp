@@ -48,14 +48,14 @@ namespace {
 
 bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_'; }
 
-// `word` in `text`, not as part of a longer name.
-bool names(const std::string& text, const std::string& word) {
+// Where `word` first stands in `text` on its own, not as part of a longer name; npos if nowhere.
+std::size_t named_at(const std::string& text, const std::string& word) {
   for (auto pos = text.find(word); pos != std::string::npos; pos = text.find(word, pos + 1)) {
     bool before = pos == 0 || !word_char(text[pos - 1]);
     bool after = pos + word.size() == text.size() || !word_char(text[pos + word.size()]);
-    if (before && after) return true;
+    if (before && after) return pos;
   }
-  return false;
+  return std::string::npos;
 }
 
 [[noreturn]] void refuse(const LoadedPlugins::Entry& e, const std::string& why) {
@@ -71,8 +71,7 @@ SourceMark refusal_mark(const PluginInstanceConfig& instance, const std::vector<
   std::size_t best_at = std::string::npos;
   std::string best;
   auto consider = [&](const std::string& name) {
-    if (name.empty() || !names(why, name)) return;
-    auto at = why.find(name);
+    auto at = name.empty() ? std::string::npos : named_at(why, name);
     if (at < best_at) {
       best_at = at;
       best = name;

@@ -11,6 +11,9 @@ fail() {
   exit 1
 }
 
+# Debian's docker-compose (v1, which scripts/setup.sh installs); Docker's own `docker compose` v2
+# reads the same file.
+command -v docker-compose >/dev/null || fail "docker-compose is not installed (scripts/setup.sh installs it)"
 docker-compose -f docker-compose.yml config -q || fail "docker-compose.yml is not valid Compose"
 resolved=$(docker-compose -f docker-compose.yml config)
 services=$(docker-compose -f docker-compose.yml config --services | sort | tr '\n' ' ')

@@ -215,8 +215,19 @@ TEST_F(Cli, PublishStopsOnAnInterruptWhileItWaits) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // SIGINT at its default in the child even where this runner ignores it (a shell's background
+  // job does), as it is for a user at a terminal.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGINT);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   pid_t pid = -1;
-  ASSERT_EQ(posix_spawn(&pid, binary.c_str(), nullptr, nullptr, argv.data(), environ), 0);
+  int spawned = posix_spawn(&pid, binary.c_str(), nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  ASSERT_EQ(spawned, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(700));  // inside its wait for a reply
   ASSERT_EQ(::kill(pid, SIGINT), 0);
   int status = 0;

@@ -87,6 +87,19 @@ TEST(Config, ARepeatedOptionOrSectionIsRefusedAtItsLine) {
   EXPECT_NE(in_route.find("routes[0].topic: repeated key"), std::string::npos) << in_route;
 }
 
+// Aliases nested ten deep stand for 10^10 nodes: the check for repeated keys walks a bounded
+// number of them, and the file is refused for what it is (an unknown key) at once.
+TEST(Config, ABillionAliasedNodesAreNotWalked) {
+  std::string text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 10; ++i) {
+    text += "l" + std::to_string(i) + ": &l" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) text += (j ? ", *l" : "*l") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  auto err = error_of(text);
+  EXPECT_NE(err.find("test.yaml:1:1: l0: unknown key"), std::string::npos) << err;
+}
+
 TEST(Config, AnAdminAddressWithoutAPortIsRefusedAtItsLine) {
   auto err = error_of("log_level: info\nadmin: localhost\n");
   EXPECT_NE(err.find("test.yaml:2:8: admin: expected host:port"), std::string::npos) << err;
