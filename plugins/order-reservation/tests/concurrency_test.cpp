@@ -297,27 +297,6 @@ TEST_F(FallBackRace, ARedeliveryOfOneOfItsMessagesDoesNotDeadlockWithIt) {
 }
 
 }  // namespace
-// With `on`, a trigger makes the hold-expiry sweep wait for the advisory lock (9, 9) as it marks
-// order 9001's hold expired, that is while it holds 9001's reservations.
-static void hold_expiry_of_9001(const std::string& dsn, bool on) {
-  pqxx::connection c(dsn);
-  pqxx::work tx(c);
-  tx.exec0("DROP TRIGGER IF EXISTS hold_expiry_9001 ON order_decisions");
-  tx.exec0("DROP FUNCTION IF EXISTS hold_expiry_9001()");
-  if (on) {
-    tx.exec0(R"(CREATE FUNCTION hold_expiry_9001() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM pg_advisory_xact_lock(9, 9);
-          RETURN NEW;
-        END $$)");
-    tx.exec0(
-        "CREATE TRIGGER hold_expiry_9001 BEFORE UPDATE ON order_decisions FOR EACH ROW"
-        " WHEN (NEW.order_id = 9001 AND NEW.settlement = 'EXPIRED')"
-        " EXECUTE FUNCTION hold_expiry_9001()");
-  }
-  tx.commit();
-}
-
 // The hold-expiry sweep and a batch of payments on the same two held orders. The interleaving
 // that deadlocked before migration 0011, made certain: the sweep, releasing 9001 (the older
 // hold) and then 9002, is held by a trigger while it holds 9001's reservations; the batch
@@ -340,16 +319,11 @@ TEST_F(ReservationTest, AHoldExpirySweepAndAPaymentBatchOnTheSameOrdersDoNotDead
         "        (9002, 'CREATED', now() - interval '1 hour')");
     tx.commit();
   }
-  hold_expiry_of_9001(dsn_, true);
-  struct Dropped {
-    std::string dsn;
-    ~Dropped() {
-      try {
-        hold_expiry_of_9001(dsn, false);
-      } catch (...) {
-      }
-    }
-  } dropped{dsn_};
+  // The sweep waits for the advisory lock (9, 9) as it marks 9001's hold expired, that is while
+  // it holds 9001's reservations.
+  ScopedTrigger held(dsn_, "hold_expiry_9001", "BEFORE UPDATE ON order_decisions",
+                     "NEW.order_id = 9001 AND NEW.settlement = 'EXPIRED'",
+                     "PERFORM pg_advisory_xact_lock(9, 9);");
   pqxx::connection gate(dsn_);
   pqxx::nontransaction(gate).exec1("SELECT pg_advisory_lock(9, 9)");
 

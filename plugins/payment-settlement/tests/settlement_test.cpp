@@ -234,36 +234,11 @@ TEST_F(SettlementTest, TheRunWithSavepointsTakesItsReservationsInOrderIdOrder) {
   hold(666, {{1, 1}});
   hold(9001, {{2, 1}});
   hold(9002, {{2, 1}});
-  refuse_reservations_of_order_666(dsn_, "UPDATE");
-  {
-    pqxx::connection c(dsn_);
-    pqxx::work tx(c);
-    tx.exec0(R"(CREATE FUNCTION hold_9002() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-          PERFORM pg_advisory_xact_lock(9, 9);
-          RETURN NEW;
-        END $$)");
-    tx.exec0(
-        "CREATE TRIGGER hold_9002 BEFORE UPDATE ON order_decisions FOR EACH ROW"
-        " WHEN (NEW.order_id = 9002 AND NEW.settlement = 'COMPLETED')"
-        " EXECUTE FUNCTION hold_9002()");
-    tx.commit();
-  }
-  struct Dropped {
-    std::string dsn;
-    ~Dropped() {
-      try {
-        pqxx::connection c(dsn);
-        pqxx::work tx(c);
-        tx.exec0("DROP TRIGGER IF EXISTS refuse_666 ON reservations");
-        tx.exec0("DROP FUNCTION IF EXISTS refuse_666()");
-        tx.exec0("DROP TRIGGER IF EXISTS hold_9002 ON order_decisions");
-        tx.exec0("DROP FUNCTION IF EXISTS hold_9002()");
-        tx.commit();
-      } catch (...) {
-      }
-    }
-  } dropped{dsn_};
+  ScopedTrigger refused(dsn_, "refuse_666", "BEFORE UPDATE ON reservations", "NEW.order_id = 666",
+                        "RAISE EXCEPTION 'refused for the test';");
+  ScopedTrigger held(dsn_, "hold_9002", "BEFORE UPDATE ON order_decisions",
+                     "NEW.order_id = 9002 AND NEW.settlement = 'COMPLETED'",
+                     "PERFORM pg_advisory_xact_lock(9, 9);");
   pqxx::connection gate(dsn_);
   pqxx::nontransaction(gate).exec1("SELECT pg_advisory_lock(9, 9)");
 

@@ -298,4 +298,28 @@ bool waited_for_each_other(const std::string& dsn, const std::function<void()>& 
   return cycle;
 }
 
+ScopedTrigger::ScopedTrigger(std::string dsn, std::string name, const std::string& timing,
+                             const std::string& when, const std::string& body)
+    : dsn_(std::move(dsn)), name_(std::move(name)) {
+  table_ = timing.substr(timing.rfind(' ') + 1);
+  pqxx::connection c(dsn_);
+  pqxx::work tx(c);
+  tx.exec0("CREATE FUNCTION " + name_ + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " + body +
+           " RETURN NEW; END $$");
+  tx.exec0("CREATE TRIGGER " + name_ + " " + timing + " FOR EACH ROW WHEN (" + when +
+           ") EXECUTE FUNCTION " + name_ + "()");
+  tx.commit();
+}
+
+ScopedTrigger::~ScopedTrigger() {
+  try {
+    pqxx::connection c(dsn_);
+    pqxx::work tx(c);
+    tx.exec0("DROP TRIGGER IF EXISTS " + name_ + " ON " + table_);
+    tx.exec0("DROP FUNCTION IF EXISTS " + name_ + "()");
+    tx.commit();
+  } catch (...) {
+  }
+}
+
 }  // namespace sidecar::inventory::testing

@@ -40,6 +40,21 @@ void load_order_items(const std::string& dsn, std::int64_t order_id,
                       const std::vector<std::pair<std::int64_t, std::int32_t>>& lines);
 void load_demo_data(const std::string& dsn);
 
+// A trigger for one test: `timing` ("BEFORE UPDATE ON order_decisions"), FOR EACH ROW, WHEN
+// (`when`), running the PL/pgSQL statements `body` and then RETURN NEW; dropped with its function
+// when the guard goes, however the test ends.
+class ScopedTrigger {
+ public:
+  ScopedTrigger(std::string dsn, std::string name, const std::string& timing,
+                const std::string& when, const std::string& body);
+  ~ScopedTrigger();
+  ScopedTrigger(const ScopedTrigger&) = delete;
+  ScopedTrigger& operator=(const ScopedTrigger&) = delete;
+
+ private:
+  std::string dsn_, name_, table_;
+};
+
 // Sessions of the test database waiting for a lock.
 std::int64_t sessions_waiting(const std::string& dsn);
 // Runs `first` on a thread until it waits for a lock, then `second` on another until both wait,
