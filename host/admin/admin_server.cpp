@@ -6,28 +6,13 @@
 #include <stdexcept>
 #include <thread>
 
-#include "sidecar/option_parse.hpp"
+#include "config/host_port.hpp"
 
 namespace sidecar::host {
 
 struct AdminServer::Impl {
   httplib::Server server;
 };
-
-std::pair<std::string, int> split_host_port(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos)
-    throw std::invalid_argument("expected host:port, got \"" + address + "\"");
-  auto port = parse_integer(address.substr(colon + 1));
-  if (!port || *port < 0 || *port > 65535) {
-    throw std::invalid_argument("bad port in \"" + address + "\"");
-  }
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
-  return {host, static_cast<int>(*port)};
-}
 
 AdminServer::AdminServer(ReadyFn ready, MetricsFn metrics) : impl_(std::make_unique<Impl>()) {
   auto& s = impl_->server;

@@ -29,7 +29,4 @@ class AdminServer {
   int port_ = 0;
 };
 
-// Splits "host:port"; throws std::invalid_argument on a malformed address.
-std::pair<std::string, int> split_host_port(const std::string& address);
-
 }  // namespace sidecar::host

@@ -8,6 +8,7 @@
 
 #include "config/config_error.hpp"
 #include "config/env_expand.hpp"
+#include "config/host_port.hpp"
 #include "log/logger.hpp"
 #include "sidecar/option_parse.hpp"
 
@@ -130,12 +131,14 @@ class Reader {
   std::string file_;
 };
 
-// host:port, as the admin server takes it (an IPv6 host in brackets; an empty host is all).
+// As the admin server will take it.
 bool is_host_port(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return false;
-  auto port = parse_integer(address.substr(colon + 1));
-  return port && *port >= 0 && *port <= 65535;
+  try {
+    (void)split_host_port(address);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
 }
 
 RawOption read_option(const Reader& r, const YAML::Node& node, const std::string& key) {

@@ -1,8 +1,5 @@
 #include "config/options_validator.hpp"
 
-#include <cctype>
-#include <string_view>
-
 #include "config/config_error.hpp"
 #include "sidecar/option_parse.hpp"
 
@@ -28,19 +25,6 @@ const OptionSpec* prefix_spec(const std::vector<OptionSpec>& specs, const std::s
     }
   }
   return nullptr;
-}
-
-// An entry of a map option (client properties passed through) that may hold a credential:
-// librdkafka's ssl.key.pem and sasl.oauthbearer.config, any *password*, *secret*, *token*,
-// *credential* or *jaas* property.
-bool secret_looking(std::string_view key) {
-  std::string k(key);
-  for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  for (std::string_view part : {"password", "secret", "token", "credential", "jaas", "key.pem",
-                                "sasl.oauthbearer.config", "private"}) {
-    if (k.find(part) != std::string::npos) return true;
-  }
-  return false;
 }
 
 std::string a_type(OptionType type) {
@@ -180,7 +164,7 @@ std::string describe_options(const Options& options, const std::vector<OptionSpe
             out += "{";
             bool first = true;
             for (const auto& [k, val] : v) {
-              out += (first ? "" : ", ") + k + ": " + (secret_looking(k) ? "<redacted>" : val);
+              out += (first ? "" : ", ") + k + ": " + (is_secret_key(k) ? "<redacted>" : val);
               first = false;
             }
             out += "}";

@@ -117,8 +117,8 @@ void Pipeline::publish(const Message& msg, PublishCallback done) {
 }
 
 Transport* Pipeline::output_for(const std::string& topic) const {
-  auto it = transport_by_name_.find(config_.output_for(topic));
-  return it == transport_by_name_.end() ? nullptr : it->second;
+  auto it = output_by_topic_.find(topic);
+  return it != output_by_topic_.end() ? it->second : default_output_;
 }
 
 void Pipeline::build() {
@@ -131,6 +131,16 @@ void Pipeline::build() {
   }
   // publish() runs for every emitted message: found by name, not by a scan of the instances.
   for (auto& t : transports_) transport_by_name_[t.name] = t.object.get();
+  // config_.output_for's answer for every topic, resolved to its transport once.
+  for (const auto& [topic, name] : config_.outputs) {
+    auto t = transport_by_name_.find(name);
+    Transport* to = t == transport_by_name_.end() ? nullptr : t->second;
+    if (topic == "*") {
+      default_output_ = to;
+    } else {
+      output_by_topic_[topic] = to;
+    }
+  }
   for (auto& e : loaded.handlers) {
     auto made = e.library->create_handler(e.options);
     if (!made.object) refuse(e, made.error);

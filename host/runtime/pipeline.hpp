@@ -66,9 +66,12 @@ class Pipeline {
   std::vector<std::unique_ptr<InstanceServices>> services_;
   std::vector<PluginInstance<Transport>> transports_;
   std::vector<PluginInstance<Handler>> handlers_;
-  // The transport config_.output_for names, or null.
+  // The transport config_.output_for names, or null. Asked twice per emitted message (the bus
+  // checks there is one, then the publish goes there): one look-up in a map resolved by build().
   [[nodiscard]] Transport* output_for(const std::string& topic) const;
   std::map<std::string, Transport*, std::less<>> transport_by_name_;
+  std::map<std::string, Transport*, std::less<>> output_by_topic_;
+  Transport* default_output_ = nullptr;  // the "*" entry
   std::unique_ptr<Bus> bus_;
   std::size_t transports_started_ = 0;
   std::size_t handlers_started_ = 0;

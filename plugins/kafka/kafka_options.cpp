@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "sidecar/option_parse.hpp"
+
 namespace sidecar::kafka {
 
 namespace {
@@ -20,13 +22,6 @@ namespace {
 // largest accepted size can still be produced (a dead letter carries its original bytes).
 constexpr std::int64_t kFramingHeadroom = 64 * 1024;
 constexpr int kQueuedMinMessages = 1'000'000;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Properties the acknowledgement contract depends on: committing by hand, only what is final.
 std::vector<std::pair<std::string, std::string>> forced_properties(ClientRole role) {
@@ -140,21 +135,13 @@ KafkaSettings parse_settings(const Options& options) {
   return s;
 }
 
-bool is_secret_property(std::string_view key) {
-  std::string k = lower(key);
-  static constexpr std::array<std::string_view, 4> kSecretParts = {
-      "password", "secret", "ssl.key.pem", "sasl.oauthbearer.config"};
-  return std::any_of(kSecretParts.begin(), kSecretParts.end(),
-                     [&](std::string_view part) { return k.find(part) != std::string::npos; });
-}
-
 std::string describe_properties(const std::map<std::string, std::string>& properties) {
   std::string out;
   for (const auto& [k, v] : properties) {
     if (!out.empty()) out += ", ";
     out += k;
     out += '=';
-    out += is_secret_property(k) ? std::string("<redacted>") : v;
+    out += is_secret_key(k) ? std::string("<redacted>") : v;
   }
   return out;
 }
@@ -216,9 +203,8 @@ ConfResult build_conf(const KafkaSettings& settings, ClientRole role, const std:
   for (const auto& [k, v] : props) {
     if (rd_kafka_conf_set(result.conf.get(), k.c_str(), v.c_str(), errstr, sizeof errstr) !=
         RD_KAFKA_CONF_OK) {
-      result.error = is_secret_property(k)
-                         ? fmt::format("librdkafka property {}: refused", k)
-                         : fmt::format("librdkafka property {}={}: {}", k, v, errstr);
+      result.error = is_secret_key(k) ? fmt::format("librdkafka property {}: refused", k)
+                                      : fmt::format("librdkafka property {}={}: {}", k, v, errstr);
       result.conf.reset();
       return result;
     }

@@ -29,9 +29,6 @@ std::vector<OptionSpec> option_specs();
 // Throws std::invalid_argument naming the option when a value cannot be used.
 KafkaSettings parse_settings(const Options& options);
 
-// librdkafka properties whose values never reach a log line.
-bool is_secret_property(std::string_view key);
-
 enum class ClientRole {
   group_consumer,  // `sidecar run`: the consumer group, offsets committed by hand
   producer,

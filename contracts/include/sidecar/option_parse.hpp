@@ -1,11 +1,13 @@
 #pragma once
 // Text to typed option values, shared by the host's validation and the test kit so that a
 // default written in a declaration means the same everywhere.
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "sidecar/options.hpp"
 
@@ -39,6 +41,20 @@ inline std::optional<bool> parse_boolean(const std::string& text) {
   if (text == "true" || text == "yes" || text == "on") return true;
   if (text == "false" || text == "no" || text == "off") return false;
   return std::nullopt;
+}
+
+// A key (of a map option's entry, a client property) whose value may be a credential and is
+// never printed: any *password*, *secret*, *token*, *credential*, *jaas* or *private* key,
+// librdkafka's ssl.key.pem and sasl.oauthbearer.config. The host's `check` and plugins' own logs
+// use the same rule.
+inline bool is_secret_key(std::string_view key) {
+  std::string k(key);
+  for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (std::string_view part : {"password", "secret", "token", "credential", "jaas", "key.pem",
+                                "sasl.oauthbearer.config", "private"}) {
+    if (k.find(part) != std::string::npos) return true;
+  }
+  return false;
 }
 
 // A scalar written as text, for the scalar types; nothing for a wrong value.

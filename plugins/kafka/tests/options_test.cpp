@@ -9,6 +9,7 @@
 // `name` (-Wshadow); silenced here until the SDK renames one of them.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wshadow"
+#include "sidecar/option_parse.hpp"
 #include "sidecar/testkit.hpp"
 #pragma GCC diagnostic pop
 
@@ -70,10 +71,10 @@ TEST(KafkaOptions, UnknownLibrdkafkaPropertyFailsStartNamingIt) {
 }
 
 TEST(KafkaOptions, SecretsAreRedacted) {
-  EXPECT_TRUE(is_secret_property("sasl.password"));
-  EXPECT_TRUE(is_secret_property("ssl.key.password"));
-  EXPECT_TRUE(is_secret_property("sasl.oauthbearer.client.secret"));
-  EXPECT_FALSE(is_secret_property("sasl.username"));
+  EXPECT_TRUE(is_secret_key("sasl.password"));
+  EXPECT_TRUE(is_secret_key("ssl.key.password"));
+  EXPECT_TRUE(is_secret_key("sasl.oauthbearer.client.secret"));
+  EXPECT_FALSE(is_secret_key("sasl.username"));
   std::string text = describe_properties({{"sasl.username", "me"}, {"sasl.password", "hunter2"}});
   EXPECT_NE(text.find("sasl.username=me"), std::string::npos);
   EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
